@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Builds the real-cluster test tools from Go modules (no release-binary downloads):
+#   kube-apiserver, kube-controller-manager, kubectl  <- k8s.io/kubernetes    (test/harness/go/k8s)
+#   etcd                                              <- go.etcd.io/etcd/server/v3 (test/harness/go/etcd)
+#   helm                                              <- helm.sh/helm/v3      (test/harness/go/helm)
+#
+# Versions live in test/harness/versions.env (also read by test/harness/tools.ts).
+# Binaries are cached outside the repo, keyed by version:
+#   ${WASM_ADMISSION_CACHE:-$HOME/.cache/wasm-admission}/tools/<name>-<version>/
+# A directory counts as built only when its .stamp matches the wrapper go.mod/go.sum and ldflags,
+# so a warm run does not invoke the Go toolchain at all and just prints the paths.
+#
+# Output: KEY=/abs/path lines on stdout (also written to ${cache}/tools/current.env).
+# Usage:  scripts/build-tools.sh [--force]     (log messages go to stderr)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HARNESS="$ROOT/test/harness"
+VERSIONS="$HARNESS/versions.env"
+CACHE="${WASM_ADMISSION_CACHE:-$HOME/.cache/wasm-admission}"
+TOOLS="$CACHE/tools"
+FORCE=0
+[[ "${1:-}" == "--force" ]] && FORCE=1
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+
+# versions.env is plain KEY=VALUE; read it without executing anything.
+while IFS='=' read -r key val; do
+  [[ -z "$key" || "$key" == \#* ]] && continue
+  printf -v "$key" '%s' "$val"
+done < "$VERSIONS"
+: "${K8S_VERSION:?missing in versions.env}" "${K8S_STAGING_VERSION:?}" "${ETCD_VERSION:?}" "${HELM_VERSION:?}"
+
+K8S_DIR="$TOOLS/k8s-$K8S_VERSION"
+ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
+HELM_DIR="$TOOLS/helm-$HELM_VERSION"
+
+# k8s ldflags: the same -X keys hack/lib/version.sh sets, for both version packages
+# (component-base: servers; client-go: kubectl's client version).
+k8s_rest="${K8S_VERSION#v}"; K8S_MAJOR="${k8s_rest%%.*}"; k8s_rest="${k8s_rest#*.}"; K8S_MINOR="${k8s_rest%%.*}"
+K8S_LDFLAGS="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  K8S_LDFLAGS+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$K8S_MAJOR -X $pkg.gitMinor=$K8S_MINOR"
+  K8S_LDFLAGS+=" -X $pkg.gitTreeState=clean"
+done
+ETCD_LDFLAGS="-s -w"
+# helm's chartutil/lint default "cluster" version comes from its client-go minor (see helm's Makefile);
+# computed at build time (needs go), so it is not part of the stamp.
+HELM_LDFLAGS_BASE="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+
+stamp_for() { # <wrapper dir> <ldflags>
+  { cat "$1/go.mod" "$1/go.sum"; printf '%s\n' "$2" "CGO_ENABLED=0 -trimpath"; } | sha256sum | cut -d' ' -f1
+}
+
+is_built() { # <out dir> <stamp> <binaries...>
+  local dir="$1" stamp="$2"; shift 2
+  [[ $FORCE == 0 && -f "$dir/.stamp" && "$(cat "$dir/.stamp")" == "$stamp" ]] || return 1
+  local b; for b in "$@"; do [[ -x "$dir/$b" ]] || return 1; done
+}
+
+go_build() { # <wrapper dir> <out dir> <stamp> <ldflags> <packages...>
+  local mod="$1" out="$2" stamp="$3" ldflags="$4"; shift 4
+  command -v go >/dev/null || { log "go toolchain not found (need Go >= 1.26)"; exit 1; }
+  local tmp; tmp="$(mktemp -d "$TOOLS/.build.XXXXXX")"
+  log "building $* ($(go env GOVERSION)) -> $out"
+  local start=$SECONDS
+  ( cd "$mod" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" \
+      go build -trimpath -ldflags "$ldflags" -o "$tmp/" "$@" ) || { rm -rf "$tmp"; log "build failed: $*"; exit 1; }
+  echo "$stamp" > "$tmp/.stamp"
+  rm -rf "$out"; mv "$tmp" "$out"
+  log "built in $((SECONDS - start))s: $(ls "$out" | tr '\n' ' ')"
+}
+
+check_module_version() { # <wrapper dir> <module> <expected version>
+  local got; got="$(cd "$1" && go list -m -f '{{.Version}}' "$2")"
+  [[ "$got" == "$3" ]] || { log "$1/go.mod has $2 $got but versions.env says $3; update the wrapper module"; exit 1; }
+}
+
+mkdir -p "$TOOLS"
+
+s="$(stamp_for "$HARNESS/go/k8s" "$K8S_LDFLAGS")"
+if ! is_built "$K8S_DIR" "$s" kube-apiserver kube-controller-manager kubectl; then
+  check_module_version "$HARNESS/go/k8s" k8s.io/kubernetes "$K8S_VERSION"
+  check_module_version "$HARNESS/go/k8s" k8s.io/apiserver "$K8S_STAGING_VERSION"
+  go_build "$HARNESS/go/k8s" "$K8S_DIR" "$s" "$K8S_LDFLAGS" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+fi
+
+s="$(stamp_for "$HARNESS/go/etcd" "$ETCD_LDFLAGS")"
+if ! is_built "$ETCD_DIR" "$s" etcd; then
+  check_module_version "$HARNESS/go/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  go_build "$HARNESS/go/etcd" "$ETCD_DIR" "$s" "$ETCD_LDFLAGS" go.etcd.io/etcd/server/v3
+  mv "$ETCD_DIR/v3" "$ETCD_DIR/etcd"   # go build names the binary after the last path element
+fi
+
+s="$(stamp_for "$HARNESS/go/helm" "$HELM_LDFLAGS_BASE")"
+if ! is_built "$HELM_DIR" "$s" helm; then
+  check_module_version "$HARNESS/go/helm" helm.sh/helm/v3 "$HELM_VERSION"
+  cg="$(cd "$HARNESS/go/helm" && go list -m -f '{{.Version}}' k8s.io/client-go)"   # e.g. v0.37.0 -> k8s 1.37
+  cg="${cg#v0.}"; cg_minor="${cg%%.*}"
+  helm_ldflags="$HELM_LDFLAGS_BASE"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$cg_minor"
+  done
+  go_build "$HARNESS/go/helm" "$HELM_DIR" "$s" "$helm_ldflags" helm.sh/helm/v3/cmd/helm
+fi
+
+env_out="KUBE_APISERVER=$K8S_DIR/kube-apiserver
+KUBE_CONTROLLER_MANAGER=$K8S_DIR/kube-controller-manager
+KUBECTL=$K8S_DIR/kubectl
+ETCD=$ETCD_DIR/etcd
+HELM=$HELM_DIR/helm"
+if [[ ! -f "$TOOLS/current.env" || "$(cat "$TOOLS/current.env")" != "$env_out" ]]; then
+  printf '%s\n' "$env_out" > "$TOOLS/current.env.tmp.$$" && mv "$TOOLS/current.env.tmp.$$" "$TOOLS/current.env"
+fi
+printf '%s\n' "$env_out"

@@ -1,0 +1,155 @@
+/**
+ * The facts the decision reads. Facts are gathered before decide() runs; a failed or
+ * slow lookup is itself a fact (`unknown` with a reason), never an exception.
+ */
+
+/** Runtime families (../shared/reference/wasm-oci.md): which shim kind an image needs. */
+export const RUNTIME_FAMILIES = ['spin', 'slight', 'wasi', 'crun'] as const
+export type RuntimeFamily = (typeof RUNTIME_FAMILIES)[number]
+
+interface ImageFactBase {
+  /** The image string exactly as written in the pod spec. */
+  image: string
+  /** Which media types, fields or files decided the verdict, for humans. */
+  evidence: string[]
+}
+
+/** A Wasm workload a pod can run. */
+export interface WasmImageFact extends ImageFactBase {
+  kind: 'wasm'
+  /** Digest the reference resolved to (index digest when the reference is an index). */
+  digest: string
+  runtime: RuntimeFamily
+  /** `repository@sha256:...` of the Wasm manifest when it is an entry of an index, else null. */
+  pinnedImage: string | null
+  /** False when the image config has neither Entrypoint nor Cmd (FROM-scratch Spin images). */
+  hasEntrypoint: boolean
+}
+
+/** An ordinary Linux container image. */
+export interface LinuxImageFact extends ImageFactBase {
+  kind: 'linux'
+  digest: string
+}
+
+/** A Wasm artifact that no pod can run (wasmCloud provider, Envoy filter, wasm-to-oci module). */
+export interface UnsupportedImageFact extends ImageFactBase {
+  kind: 'unsupported'
+  digest: string
+}
+
+/** Unknown: the registry could not be read in time, or the reference is not allowed. */
+export interface UnknownImageFact extends ImageFactBase {
+  kind: 'unknown'
+  /** Stable error code (see docs/errors.md), e.g. WA_ERR_IMAGE_DEADLINE. */
+  code: string
+  /** Human-readable reason; never contains credentials. */
+  reason: string
+}
+
+export type ImageFact = WasmImageFact | LinuxImageFact | UnsupportedImageFact | UnknownImageFact
+
+/** What an image lookup may use besides the reference. */
+export interface ImageLookupContext {
+  /** Aborted at the request's deadline. */
+  signal: AbortSignal
+  namespace: string
+  /** Names of the pod's imagePullSecrets. */
+  pullSecretNames: string[]
+  /** The pod's ServiceAccount name (its imagePullSecrets count too). */
+  serviceAccountName: string
+}
+
+export interface Readiness {
+  ready: boolean
+  /** Short human-readable state, shown by /readyz. */
+  detail: string
+}
+
+/** Image facts source: implemented by the registry client + cache (src/facts/images). */
+export interface ImageFactsSource {
+  lookup(image: string, ctx: ImageLookupContext): Promise<ImageFact>
+  readiness(): Readiness
+  close?(): Promise<void>
+}
+
+// ---------------------------------------------------------------- cluster facts
+
+export interface Toleration {
+  key?: string
+  operator?: 'Exists' | 'Equal'
+  value?: string
+  effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+  tolerationSeconds?: number
+}
+
+export interface Taint {
+  key: string
+  value?: string
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+}
+
+export interface NodeSelectorRequirement {
+  key: string
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt'
+  values?: string[]
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[]
+  matchFields?: NodeSelectorRequirement[]
+}
+
+/** The parts of a pod spec that decide where it may be scheduled. */
+export interface PodScheduling {
+  nodeSelector: Record<string, string>
+  /** requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms (ORed); empty = no constraint. */
+  requiredNodeAffinity: NodeSelectorTerm[]
+  tolerations: Toleration[]
+}
+
+export interface RuntimeClassInfo {
+  name: string
+  handler: string
+  nodeSelector: Record<string, string>
+  tolerations: Toleration[]
+  /** spec.overhead.podFixed, when set. */
+  overhead?: Record<string, string>
+}
+
+/** The outcome of "which nodes could run this pod under this RuntimeClass", scheduler style. */
+export interface Eligibility {
+  runtimeClass: string
+  handler: string
+  totalNodes: number
+  eligibleNodes: number
+  /** Names of (some) eligible nodes, for messages and the `nodes` CLI. */
+  eligibleNodeNames: string[]
+  /** Reason -> count for nodes that are not eligible, e.g. "lack the spin shim" -> 2. */
+  reasons: Array<{ reason: string; count: number }>
+  /** e.g. `0/6 nodes can run RuntimeClass spin-test (handler spin): 2 lack the spin shim, ...` */
+  message: string
+}
+
+/**
+ * A read-only view of the cluster at one moment. Every method is a pure read of memory
+ * (informer caches); none may call the API server.
+ */
+export interface ClusterFacts {
+  /** False when there is no cluster knowledge at all (the placeholder source). */
+  known: boolean
+  runtimeClass(name: string): RuntimeClassInfo | undefined
+  runtimeClasses(): RuntimeClassInfo[]
+  /** Labels of a namespace, undefined when the namespace is not (yet) known. */
+  namespaceLabels(name: string): Record<string, string> | undefined
+  /** Which nodes could run a pod with this scheduling under the RuntimeClass. */
+  eligibility(runtimeClassName: string, pod: PodScheduling): Eligibility
+}
+
+/** Cluster facts source: implemented by informers (src/facts/cluster). */
+export interface ClusterFactsSource {
+  snapshot(): ClusterFacts
+  readiness(): Readiness
+  start?(): Promise<void>
+  stop?(): Promise<void>
+}
