@@ -1,0 +1,192 @@
+/**
+ * `wasm-admission serve`: wires config, facts sources, policy, TLS and the two listeners, and runs
+ * the graceful shutdown. Everything from the process (argv, env, signals, stdout) is passed in.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { DestinationStream, Logger } from 'pino'
+import { setTimeout as delay } from 'node:timers/promises'
+import { parseServeOptions, serveHelp, type ServeOptions } from '../config/serve-options.js'
+import { createLogger } from '../log/logger.js'
+import { WebhookMetrics } from '../metrics/metrics.js'
+import { PolicyStore } from '../policy/policy-store.js'
+import { CertificateSource } from '../tls/cert-source.js'
+import { buildWebhookApp } from '../http/webhook-app.js'
+import { buildHealthApp, readinessOf, type HealthCheck } from '../http/health-app.js'
+import { NoClusterFacts, UninspectedImages } from '../facts/placeholders.js'
+import type { ClusterFactsSource, ImageFactsSource } from '../facts/types.js'
+import type { Policy } from '../policy/types.js'
+import { isWasmAdmissionError } from '../errors.js'
+
+export interface FactsSources {
+  images: ImageFactsSource
+  cluster: ClusterFactsSource
+}
+
+export interface ServeIO {
+  env: Record<string, string | undefined>
+  stdout: (s: string) => void
+  stderr: (s: string) => void
+  /** Where signals come from (the process, in production). */
+  signals?: { on(signal: 'SIGTERM' | 'SIGINT', fn: () => void): unknown; off?(signal: 'SIGTERM' | 'SIGINT', fn: () => void): unknown }
+  /** Log destination (stdout by default). */
+  logDestination?: DestinationStream
+  /** Monotonic clock in ms. */
+  now?: () => number
+  /** Builds the facts sources; the default builds the registry inspector and the informers. */
+  factsSources?: (opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy }) => Promise<FactsSources>
+}
+
+export interface RunningServer {
+  webhookPort: number
+  healthPort: number
+  logger: Logger
+  metrics: WebhookMetrics
+  policy: PolicyStore
+  certificates: CertificateSource
+  ready(): boolean
+  /** Readiness false, wait the shutdown delay, finish in-flight reviews, close everything. */
+  shutdown(reason: string): Promise<void>
+  /** Resolves when the server has shut down. */
+  closed: Promise<void>
+}
+
+/** Default facts sources: placeholders that say what they do not know (replaced by later wiring). */
+export async function defaultFactsSources(opts: ServeOptions): Promise<FactsSources> {
+  return {
+    images: new UninspectedImages(opts.noRegistry ? 'image inspection disabled by --no-registry' : 'image inspection is not configured'),
+    cluster: new NoClusterFacts(),
+  }
+}
+
+function portOf(app: FastifyInstance): number {
+  const addr = app.server.address()
+  return typeof addr === 'object' && addr ? addr.port : 0
+}
+
+async function waitForCertificate(certs: CertificateSource, pollMs: number, stopped: () => boolean): Promise<void> {
+  while (!certs.current() && !stopped()) {
+    await delay(Math.min(pollMs, 1000))
+    certs.refresh()
+  }
+}
+
+export async function startServer(opts: ServeOptions, io: ServeIO): Promise<RunningServer> {
+  const logger = createLogger(opts.logLevel, io.logDestination)
+  const metrics = new WebhookMetrics()
+  const now = io.now ?? (() => performance.now())
+  const pollMs = opts.pollIntervalSeconds * 1000
+
+  const policy = new PolicyStore(opts.policy, {
+    onLoaded: (file) => {
+      metrics.policyReloads.inc()
+      logger.info({ file }, 'policy reloaded')
+    },
+    onRejected: (error) => {
+      metrics.policyReloadErrors.inc()
+      logger.error({ code: error.code }, `${error.message}; the previous policy stays in force`)
+    },
+  })
+  policy.watch(pollMs)
+
+  const certificates = new CertificateSource({
+    dir: opts.tlsDir,
+    pollIntervalMs: pollMs,
+    onRotated: (pair) => {
+      metrics.certNotAfter.set(pair.notAfter.getTime() / 1000)
+      logger.info({ fingerprint: pair.fingerprint, notAfter: pair.notAfter.toISOString() }, 'serving certificate loaded')
+    },
+    onError: (error) => logger.error({ code: error.code }, error.message),
+  })
+  certificates.start()
+
+  let shuttingDown = false
+  const checks: HealthCheck[] = [
+    { name: 'shutdown', check: () => ({ ready: !shuttingDown, detail: shuttingDown ? 'shutting down' : 'serving' }) },
+    { name: 'tls', check: () => certificates.readiness() },
+    { name: 'policy', check: () => policy.readiness() },
+  ]
+  const health = buildHealthApp({ checks, metrics })
+  await health.listen({ port: opts.healthPort, host: opts.host })
+
+  const sources = await (io.factsSources ?? defaultFactsSources)(opts, { logger, metrics, policy: () => policy.current() })
+  checks.push({ name: 'images', check: () => sources.images.readiness() }, { name: 'cluster', check: () => sources.cluster.readiness() })
+  await sources.cluster.start?.()
+
+  await waitForCertificate(certificates, pollMs, () => shuttingDown)
+  const pair = certificates.current()
+  if (!pair) throw new Error('shut down before a certificate was available')
+  const webhook = buildWebhookApp({
+    tls: { key: pair.key, cert: pair.cert },
+    deps: { images: sources.images, cluster: sources.cluster, policy: () => policy.current(), deadlineMs: opts.webhookTimeoutSeconds * 1000 - opts.deadlineMarginMs },
+    logger,
+    metrics,
+    now,
+  })
+  certificates.onChange((p) => {
+    ;(webhook.server as unknown as { setSecureContext(o: { key: string; cert: string }): void }).setSecureContext({ key: p.key, cert: p.cert })
+  })
+  await webhook.listen({ port: opts.port, host: opts.host })
+  logger.info({ webhookPort: portOf(webhook), healthPort: portOf(health) }, 'wasm-admission serving')
+
+  let resolveClosed!: () => void
+  const closed = new Promise<void>((r) => (resolveClosed = r))
+  let shutdownPromise: Promise<void> | undefined
+  const shutdown = (reason: string): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      shuttingDown = true
+      logger.info({ reason, delaySeconds: opts.shutdownDelaySeconds }, 'shutting down: readiness false, finishing in-flight reviews')
+      if (opts.shutdownDelaySeconds > 0) await delay(opts.shutdownDelaySeconds * 1000)
+      await webhook.close()
+      await health.close()
+      await sources.cluster.stop?.()
+      await sources.images.close?.()
+      policy.close()
+      certificates.close()
+      logger.info('shut down')
+      resolveClosed()
+    })()
+    return shutdownPromise
+  }
+  return {
+    webhookPort: portOf(webhook),
+    healthPort: portOf(health),
+    logger,
+    metrics,
+    policy,
+    certificates,
+    ready: () => readinessOf(checks).ready,
+    shutdown,
+    closed,
+  }
+}
+
+/** Entry point of `serve`; returns the exit code once the server has shut down. */
+export async function runServe(argv: string[], io: ServeIO): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(serveHelp())
+    return 0
+  }
+  let opts: ServeOptions
+  try {
+    opts = parseServeOptions(argv, io.env)
+  } catch (e) {
+    io.stderr(`wasm-admission serve: ${isWasmAdmissionError(e) ? `${e.message} (${e.code})` : String(e)}\n`)
+    return 2
+  }
+  let server: RunningServer
+  try {
+    server = await startServer(opts, io)
+  } catch (e) {
+    io.stderr(`wasm-admission serve: cannot start: ${isWasmAdmissionError(e) ? `${e.message} (${e.code})` : (e as Error).message}\n`)
+    return 1
+  }
+  const onSignal = (sig: string) => () => void server.shutdown(sig)
+  const term = onSignal('SIGTERM')
+  const int = onSignal('SIGINT')
+  io.signals?.on('SIGTERM', term)
+  io.signals?.on('SIGINT', int)
+  await server.closed
+  io.signals?.off?.('SIGTERM', term)
+  io.signals?.off?.('SIGINT', int)
+  return 0
+}

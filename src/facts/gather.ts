@@ -1,0 +1,50 @@
+import { containersOf, stringMap, type PodTemplate } from '../admission/workload.js'
+import type { ClusterFactsSource, ImageFact, ImageFactsSource } from './types.js'
+import type { Facts } from '../policy/decide.js'
+import { formatMessage } from '../errors.js'
+
+export interface GatherInput {
+  namespace: string
+  template: PodTemplate
+}
+
+/** The images of a pod template, each once. */
+export function imagesOf(template: PodTemplate): string[] {
+  return [...new Set(containersOf(template.spec).map((c) => c.image).filter((i) => i !== ''))]
+}
+
+function deadlineFact(image: string): ImageFact {
+  return { kind: 'unknown', image, code: 'WA_ERR_IMAGE_DEADLINE', reason: formatMessage('WA_ERR_IMAGE_DEADLINE', [image]), evidence: [] }
+}
+
+function failedFact(image: string, e: unknown): ImageFact {
+  return { kind: 'unknown', image, code: 'WA_ERR_IMAGE_REGISTRY', reason: formatMessage('WA_ERR_IMAGE_REGISTRY', [image, (e as Error)?.message ?? String(e)]), evidence: [] }
+}
+
+/**
+ * Gathers the facts decide() needs: every image through the image source (concurrently, cut at the
+ * deadline, failures recorded as unknown), and the cluster snapshot (memory only).
+ */
+export async function gatherFacts(input: GatherInput, images: ImageFactsSource, cluster: ClusterFactsSource, signal: AbortSignal): Promise<Facts> {
+  const snapshot = cluster.snapshot()
+  const ctx = {
+    signal,
+    namespace: input.namespace,
+    pullSecretNames: Array.isArray(input.template.spec['imagePullSecrets'])
+      ? (input.template.spec['imagePullSecrets'] as unknown[]).map((s) => stringMap(s)['name'] ?? '').filter((n) => n !== '')
+      : [],
+    serviceAccountName: typeof input.template.spec['serviceAccountName'] === 'string' ? (input.template.spec['serviceAccountName'] as string) : 'default',
+  }
+  const aborted = new Promise<'deadline'>((resolve) => {
+    if (signal.aborted) resolve('deadline')
+    else signal.addEventListener('abort', () => resolve('deadline'), { once: true })
+  })
+  const entries = await Promise.all(
+    imagesOf(input.template).map(async (image): Promise<[string, ImageFact]> => {
+      const lookup = images.lookup(image, ctx).catch((e: unknown) => failedFact(image, e))
+      const fact = await Promise.race([lookup, aborted])
+      return [image, fact === 'deadline' ? deadlineFact(image) : fact]
+    }),
+  )
+  return { images: new Map(entries), cluster: snapshot }
+}

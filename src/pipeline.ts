@@ -1,0 +1,97 @@
+/**
+ * The one sequencer: decode -> gather facts -> decide -> patch -> encode.
+ * Every path out of here is a well-formed AdmissionReview carrying the request uid.
+ */
+import { apiVersionOf, decodeReview, uidOf } from './admission/decode.js'
+import { encodeReview, type Answer } from './admission/encode.js'
+import { patchFor } from './admission/patch.js'
+import type { AdmissionRequest, AdmissionReview } from './admission/types.js'
+import { isPodKind, podSpecPath, podTemplateOf } from './admission/workload.js'
+import { gatherFacts } from './facts/gather.js'
+import type { ClusterFactsSource, ImageFactsSource } from './facts/types.js'
+import { decide, type Decision, type Endpoint } from './policy/decide.js'
+import type { Policy } from './policy/types.js'
+import { WasmAdmissionError, formatMessage, isWasmAdmissionError } from './errors.js'
+import type { RequestLogFields } from './log/logger.js'
+
+export interface PipelineDeps {
+  images: ImageFactsSource
+  cluster: ClusterFactsSource
+  policy: () => Policy
+  /** Time budget of one review: the webhook timeout minus a safety margin. */
+  deadlineMs: number
+}
+
+export interface ReviewResult {
+  httpStatus: number
+  review: AdmissionReview
+  /** Fields for the request log line (duration filled in by the caller). */
+  log: Omit<RequestLogFields, 'duration_ms'>
+  error?: unknown
+}
+
+function baseLog(endpoint: Endpoint, body: unknown, req?: AdmissionRequest): ReviewResult['log'] {
+  const meta = (req?.object?.['metadata'] ?? {}) as Record<string, unknown>
+  return {
+    uid: req?.uid ?? uidOf(body),
+    kind: req ? `${req.kind.group ? req.kind.group + '/' : ''}${req.kind.kind}` : '',
+    namespace: req?.namespace ?? '',
+    name: req?.name || (typeof meta['name'] === 'string' ? meta['name'] : typeof meta['generateName'] === 'string' ? `${meta['generateName']}*` : ''),
+    operation: req?.operation ?? '',
+    user: req?.userInfo?.username ?? '',
+    endpoint,
+    mode: '',
+    decision: 'error',
+  }
+}
+
+/** The answer when the review could not be completed: mutation fails open, validation follows the policy. */
+export function failureAnswer(endpoint: Endpoint, error: WasmAdmissionError, policy: Policy): Answer {
+  if (endpoint === 'mutate') return { allowed: true, warnings: [`wasm-admission did not mutate this object: ${error.message} (${error.code})`] }
+  if (error.code === 'WA_ERR_DEADLINE' && policy.onUnknownImage === 'allow') {
+    return { allowed: true, warnings: [`wasm-admission did not validate this object: ${error.message} (${error.code})`] }
+  }
+  return { allowed: false, code: error.status, message: `wasm-admission: ${error.message} (${error.code})` }
+}
+
+function answerFor(d: Decision, patch: Answer['patch']): Answer {
+  const answer: Answer = { allowed: d.allowed, warnings: d.warnings, auditAnnotations: d.auditAnnotations }
+  if (!d.allowed) {
+    answer.code = 403
+    answer.message = `wasm-admission denied this ${d.violations.length > 1 ? `object for ${d.violations.length} reasons` : 'object'}: ${d.violations.map((v) => v.message).join('; ')}`
+  }
+  if (patch && patch.length > 0) answer.patch = patch
+  return answer
+}
+
+export async function runReview(endpoint: Endpoint, body: unknown, deps: PipelineDeps, signal: AbortSignal): Promise<ReviewResult> {
+  const apiVersion = apiVersionOf(body)
+  let log = baseLog(endpoint, body)
+  try {
+    const { request } = decodeReview(body)
+    log = baseLog(endpoint, body, request)
+    const answer = (a: Answer, decision: string, mode = ''): ReviewResult => ({
+      httpStatus: 200,
+      review: encodeReview(apiVersion, request.uid, a),
+      log: { ...log, decision, mode },
+    })
+    if (!podSpecPath(request.kind)) {
+      return answer({ allowed: true, message: formatMessage('WA_ERR_UNEXPECTED_KIND', [request.kind.kind]) }, 'skipped')
+    }
+    if (request.operation === 'DELETE' || request.operation === 'CONNECT') return answer({ allowed: true }, 'skipped')
+    const template = podTemplateOf(request.kind, request.object)
+    if (!template) throw new WasmAdmissionError('WA_ERR_OBJECT_MALFORMED', [`${request.kind.kind} has no pod spec`])
+    const oldTemplate = request.operation === 'UPDATE' ? podTemplateOf(request.kind, request.oldObject) : undefined
+    const namespace = request.namespace ?? ''
+    const policy = deps.policy()
+    const facts = await gatherFacts({ namespace, template }, deps.images, deps.cluster, signal)
+    const decision = decide({ endpoint, operation: request.operation, kind: request.kind, namespace, isPod: isPodKind(request.kind), template, oldTemplate }, facts, policy)
+    const patch = decision.mutations.length > 0 ? patchFor(request.object!, template, decision.mutations) : []
+    return answer(answerFor(decision, patch), decision.outcome, decision.mode)
+  } catch (e) {
+    const error = isWasmAdmissionError(e) ? e : new WasmAdmissionError('WA_ERR_INTERNAL', [(e as Error)?.message ?? String(e)], { cause: e })
+    const uid = uidOf(body)
+    const a = error.status === 500 ? failureAnswer(endpoint, error, deps.policy()) : { allowed: false, code: error.status, message: `wasm-admission: ${error.message} (${error.code})` }
+    return { httpStatus: 200, review: encodeReview(apiVersion, uid, a), log: { ...log, uid, decision: a.allowed ? 'error-allowed' : 'error' }, error }
+  }
+}

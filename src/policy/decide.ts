@@ -1,0 +1,297 @@
+/**
+ * decide(): the whole admission decision as a pure function of (subject, facts, policy).
+ * No I/O, clock, logger or environment: everything it needs arrives as arguments.
+ */
+import type { GroupVersionKind, Operation } from '../admission/types.js'
+import { containersOf, stringMap, type ContainerRef, type PodTemplate } from '../admission/workload.js'
+import type { ClusterFacts, ImageFact, NodeSelectorTerm, PodScheduling, RuntimeFamily, Toleration, WasmImageFact } from '../facts/types.js'
+import { applyMutations, missingTolerations, type Mutation } from './mutations.js'
+import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from './types.js'
+
+export type Endpoint = 'mutate' | 'validate'
+
+/** What is being admitted, already decoded. */
+export interface Subject {
+  endpoint: Endpoint
+  operation: Operation
+  kind: GroupVersionKind
+  namespace: string
+  /** True for Pods; false for workload kinds whose pod template is reviewed (never mutated). */
+  isPod: boolean
+  template: PodTemplate
+  oldTemplate?: PodTemplate | undefined
+}
+
+export interface Facts {
+  /** Facts per image string as written in the spec. A missing entry means "not inspected". */
+  images: ReadonlyMap<string, ImageFact>
+  cluster: ClusterFacts
+}
+
+export interface Violation {
+  /** Stable rule id, used in metrics and audit annotations. */
+  rule: 'unsupported-artifact' | 'mixed-runtimes' | 'mixed-pod' | 'no-runtime-class' | 'runtime-class-missing' | 'wrong-handler' | 'no-eligible-node' | 'linux-under-wasm' | 'unknown-image'
+  message: string
+}
+
+export type Outcome = 'skipped' | 'allowed' | 'mutated' | 'denied' | 'warned' | 'audited'
+
+export interface Decision {
+  mode: Mode
+  outcome: Outcome
+  allowed: boolean
+  mutations: Mutation[]
+  violations: Violation[]
+  warnings: string[]
+  auditAnnotations: Record<string, string>
+}
+
+// ------------------------------------------------------------------ facts about the pod
+
+interface Analysed {
+  container: ContainerRef
+  fact: ImageFact
+}
+
+interface PodAnalysis {
+  all: Analysed[]
+  wasm: Array<Analysed & { fact: WasmImageFact }>
+  linux: Analysed[]
+  unsupported: Analysed[]
+  unknown: Analysed[]
+  families: RuntimeFamily[]
+}
+
+function factFor(images: ReadonlyMap<string, ImageFact>, image: string): ImageFact {
+  return images.get(image) ?? { kind: 'unknown', image, code: 'WA_ERR_IMAGE_NOT_INSPECTED', reason: 'image was not inspected', evidence: [] }
+}
+
+function analyse(spec: Record<string, unknown>, images: ReadonlyMap<string, ImageFact>): PodAnalysis {
+  const all = containersOf(spec).map((container) => ({ container, fact: factFor(images, container.image) }))
+  const wasm = all.filter((a): a is Analysed & { fact: WasmImageFact } => a.fact.kind === 'wasm')
+  return {
+    all,
+    wasm,
+    linux: all.filter((a) => a.fact.kind === 'linux'),
+    unsupported: all.filter((a) => a.fact.kind === 'unsupported'),
+    unknown: all.filter((a) => a.fact.kind === 'unknown'),
+    families: [...new Set(wasm.map((a) => a.fact.runtime))].sort(),
+  }
+}
+
+export function schedulingOf(spec: Record<string, unknown>): PodScheduling {
+  const affinity = spec['affinity'] as Record<string, any> | undefined
+  const terms = affinity?.['nodeAffinity']?.['requiredDuringSchedulingIgnoredDuringExecution']?.['nodeSelectorTerms']
+  return {
+    nodeSelector: stringMap(spec['nodeSelector']),
+    requiredNodeAffinity: Array.isArray(terms) ? (terms as NodeSelectorTerm[]) : [],
+    tolerations: Array.isArray(spec['tolerations']) ? (spec['tolerations'] as Toleration[]) : [],
+  }
+}
+
+export function modeOf(namespace: string, cluster: ClusterFacts, policy: Policy): Mode {
+  const label = cluster.namespaceLabels(namespace)?.[MODE_LABEL]
+  return (MODES as readonly string[]).includes(label ?? '') ? (label as Mode) : policy.defaultMode
+}
+
+function isWasmHandler(handler: string, policy: Policy): RuntimeFamily | undefined {
+  for (const [family, fp] of Object.entries(policy.families) as Array<[RuntimeFamily, FamilyPolicy]>) {
+    if (fp.handlers.includes(handler)) return family
+  }
+  return undefined
+}
+
+const q = JSON.stringify
+const describeContainer = (a: Analysed) => `container ${q(a.container.name)} (image ${q(a.container.image)})`
+const evidence = (f: ImageFact) => (f.evidence.length > 0 ? ` [${f.evidence.join('; ')}]` : '')
+const handlerList = (fp: FamilyPolicy) => fp.handlers.join(', ')
+
+// ------------------------------------------------------------------ mutation planning
+
+interface Plan {
+  mutations: Mutation[]
+  /** Why no RuntimeClass could be chosen, when that happened. */
+  note?: string
+}
+
+/** Chooses the RuntimeClass for a family: the fixed one, or the best automatic candidate. */
+export function chooseRuntimeClass(family: RuntimeFamily, scheduling: PodScheduling, cluster: ClusterFacts, policy: Policy): { name?: string; note?: string } {
+  const fp = policy.families[family]
+  if (fp.runtimeClass !== 'auto') return { name: fp.runtimeClass.name }
+  if (!cluster.known) return { note: `no cluster facts to choose a RuntimeClass for ${family} automatically` }
+  const candidates = cluster.runtimeClasses().filter((rc) => fp.handlers.includes(rc.handler))
+  if (candidates.length === 0) {
+    return { note: `no RuntimeClass has a ${family} handler (${handlerList(fp)}); fix: create one, or name it in the policy's families.${family}.runtimeClass` }
+  }
+  const withTolerations: PodScheduling = { ...scheduling, tolerations: [...scheduling.tolerations, ...fp.tolerations] }
+  const ranked = candidates
+    .map((rc) => ({ rc, eligible: cluster.eligibility(rc.name, withTolerations).eligibleNodes }))
+    .sort((a, b) => b.eligible - a.eligible || a.rc.name.localeCompare(b.rc.name))
+  // With no eligible node anywhere, the best candidate is still injected so validation can say precisely why.
+  return { name: ranked[0]!.rc.name }
+}
+
+function planMutations(t: PodTemplate, a: PodAnalysis, cluster: ClusterFacts, policy: Policy): Plan {
+  if (a.families.length !== 1 || a.unsupported.length > 0) return { mutations: [] }
+  if (a.linux.length > 0 && policy.mixedPods === 'deny') return { mutations: [] }
+  const family = a.families[0]!
+  const fp = policy.families[family]
+  const mutations: Mutation[] = []
+  const existing = typeof t.spec['runtimeClassName'] === 'string' && t.spec['runtimeClassName'] !== '' ? (t.spec['runtimeClassName'] as string) : undefined
+  let note: string | undefined
+  if (existing) {
+    // Never overwrite the user's choice; only complete it when it is a class of this family.
+    const info = cluster.known ? cluster.runtimeClass(existing) : undefined
+    if (cluster.known && (!info || !fp.handlers.includes(info.handler))) return { mutations: [] }
+  } else {
+    const chosen = chooseRuntimeClass(family, schedulingOf(t.spec), cluster, policy)
+    if (!chosen.name) return { mutations: [], ...(chosen.note ? { note: chosen.note } : {}) }
+    mutations.push({ type: 'runtimeClassName', name: chosen.name })
+    note = chosen.note
+  }
+  const tolerations = missingTolerations(schedulingOf(t.spec).tolerations, fp.tolerations)
+  if (tolerations.length > 0) mutations.push({ type: 'tolerations', add: tolerations })
+  const annotations = stringMap(t.metadata['annotations'])
+  const addAnn = Object.fromEntries(Object.entries(fp.annotations).filter(([k]) => !(k in annotations)))
+  if (Object.keys(addAnn).length > 0) mutations.push({ type: 'annotations', add: addAnn })
+  for (const w of a.wasm) {
+    const { list, index } = w.container
+    // Nodes pull for their own platform: an index would give them the Linux variant, or nothing.
+    if (w.fact.pinnedImage && w.fact.pinnedImage !== w.container.image) mutations.push({ type: 'image', list, index, image: w.fact.pinnedImage })
+    // FROM-scratch Spin images have no entrypoint; the shim needs a command to create the container.
+    if (w.fact.runtime === 'spin' && !w.fact.hasEntrypoint && !w.container.hasCommand) mutations.push({ type: 'command', list, index, command: ['/'] })
+  }
+  return note ? { mutations, note } : { mutations }
+}
+
+// ------------------------------------------------------------------ validation rules
+
+function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: ClusterFacts, policy: Policy, planNote: string | undefined): { violations: Violation[]; warnings: string[] } {
+  const violations: Violation[] = []
+  const warnings: string[] = []
+  for (const u of a.unsupported) {
+    violations.push({ rule: 'unsupported-artifact', message: `${describeContainer(u)} is a Wasm artifact that no pod can run${evidence(u.fact)}; fix: run it on its own host (wasmCloud, Envoy) or push a runnable Wasm image` })
+  }
+  if (a.families.length > 1) {
+    const parts = a.wasm.map((w) => `${q(w.container.name)} needs ${w.fact.runtime}`).join(', ')
+    violations.push({ rule: 'mixed-runtimes', message: `containers need different Wasm runtimes (${parts}) but a pod has one RuntimeClass; fix: split them into separate pods` })
+  }
+  if (a.wasm.length > 0 && a.linux.length > 0 && policy.mixedPods === 'deny') {
+    violations.push({ rule: 'mixed-pod', message: `pod mixes Wasm containers (${a.wasm.map((w) => q(w.container.name)).join(', ')}) with Linux containers (${a.linux.map((l) => q(l.container.name)).join(', ')}) and the policy forbids mixed pods; fix: move the Linux containers to another pod` })
+  }
+  const rcName = typeof spec['runtimeClassName'] === 'string' && spec['runtimeClassName'] !== '' ? (spec['runtimeClassName'] as string) : undefined
+  const rc = rcName && cluster.known ? cluster.runtimeClass(rcName) : undefined
+  if (rcName && cluster.known && !rc && (a.wasm.length > 0 || a.linux.length > 0)) {
+    violations.push({ rule: 'runtime-class-missing', message: `RuntimeClass ${q(rcName)} does not exist; fix: create it (kubectl get runtimeclass lists those that do) or change runtimeClassName` })
+  }
+  if (a.families.length === 1 && a.unsupported.length === 0) {
+    const family = a.families[0]!
+    const fp = policy.families[family]
+    const first = a.wasm[0]!
+    if (!rcName) {
+      violations.push({ rule: 'no-runtime-class', message: `${describeContainer(first)} is a ${family} Wasm image${evidence(first.fact)} but the pod has no runtimeClassName, so it would run under runc and fail; fix: set runtimeClassName to a RuntimeClass with handler ${handlerList(fp)}${planNote ? ` (${planNote})` : ''}` })
+    } else if (rc && !fp.handlers.includes(rc.handler)) {
+      violations.push({ rule: 'wrong-handler', message: `${describeContainer(first)} needs a ${family} shim but RuntimeClass ${q(rc.name)} has handler ${q(rc.handler)}; fix: use a RuntimeClass with handler ${handlerList(fp)}` })
+    }
+  }
+  if (rc && policy.requireEligibleNode && isWasmHandler(rc.handler, policy) && violations.length === 0) {
+    const e = cluster.eligibility(rc.name, schedulingOf(spec))
+    if (e.eligibleNodes === 0) {
+      const who = a.wasm[0] ?? a.all[0]
+      violations.push({ rule: 'no-eligible-node', message: `${who ? `${describeContainer(who)}: ` : ''}${e.message}; fix: provision the shim for handler ${q(rc.handler)} on a schedulable node, or change the pod's nodeSelector, affinity or tolerations` })
+    }
+  }
+  if (rc && a.wasm.length === 0 && policy.linuxUnderWasmRuntimeClass === 'deny') {
+    const family = isWasmHandler(rc.handler, policy)
+    if (family) {
+      for (const l of a.linux) {
+        violations.push({ rule: 'linux-under-wasm', message: `${describeContainer(l)} is a Linux image${evidence(l.fact)} but RuntimeClass ${q(rc.name)} (handler ${q(rc.handler)}) runs ${family} Wasm; fix: remove runtimeClassName or use a Wasm image` })
+      }
+    }
+  }
+  for (const u of a.unknown) {
+    const text = `${describeContainer(u)} could not be inspected: ${u.fact.kind === 'unknown' ? u.fact.reason : ''}`
+    if (policy.onUnknownImage === 'deny') violations.push({ rule: 'unknown-image', message: `${text}; fix: make the registry reachable, or set onUnknownImage: allow` })
+    else warnings.push(`${text}; admitted without Wasm checks`)
+  }
+  if (!cluster.known && (a.wasm.length > 0 || rcName)) warnings.push('cluster facts unavailable: RuntimeClass and node checks were skipped')
+  return { violations, warnings }
+}
+
+/** Facts for the pinned references a simulated mutation writes: the same Wasm manifest, no longer an index. */
+function withPinnedImages(images: ReadonlyMap<string, ImageFact>): ReadonlyMap<string, ImageFact> {
+  const out = new Map(images)
+  for (const f of images.values()) {
+    if (f.kind === 'wasm' && f.pinnedImage && !out.has(f.pinnedImage)) out.set(f.pinnedImage, { ...f, image: f.pinnedImage, pinnedImage: null })
+  }
+  return out
+}
+
+function imagesChanged(t: PodTemplate, old: PodTemplate | undefined): boolean {
+  if (!old) return true
+  const key = (x: PodTemplate) => containersOf(x.spec).map((c) => `${c.list}/${c.name}=${c.image}`).join('\n')
+  return key(t) !== key(old)
+}
+
+// ------------------------------------------------------------------ the decision
+
+function skip(mode: Mode, outcome: Outcome = 'skipped'): Decision {
+  return { mode, outcome, allowed: true, mutations: [], violations: [], warnings: [], auditAnnotations: {} }
+}
+
+function describeMutations(ms: readonly Mutation[]): string {
+  return ms
+    .map((m) => {
+      switch (m.type) {
+        case 'runtimeClassName': return `runtimeClassName=${m.name}`
+        case 'tolerations': return `tolerations+${m.add.length}`
+        case 'annotations': return `annotations+${Object.keys(m.add).join(',')}`
+        case 'image': return `${m.list}[${m.index}].image=${m.image}`
+        case 'command': return `${m.list}[${m.index}].command=${JSON.stringify(m.command)}`
+      }
+    })
+    .join('; ')
+}
+
+export function decide(subject: Subject, facts: Facts, policy: Policy): Decision {
+  const mode = modeOf(subject.namespace, facts.cluster, policy)
+  if (mode === 'off' || subject.operation === 'DELETE' || subject.operation === 'CONNECT') return skip(mode)
+  const a = analyse(subject.template.spec, facts.images)
+
+  if (subject.endpoint === 'mutate') {
+    if (!subject.isPod || subject.operation !== 'CREATE') return skip(mode, 'allowed')
+    const plan = planMutations(subject.template, a, facts.cluster, policy)
+    if (plan.mutations.length === 0) return skip(mode, 'allowed')
+    if (mode === 'audit') {
+      return { ...skip(mode, 'audited'), auditAnnotations: { 'would-mutate': describeMutations(plan.mutations) } }
+    }
+    return { mode, outcome: 'mutated', allowed: true, mutations: plan.mutations, violations: [], warnings: [], auditAnnotations: { mutated: describeMutations(plan.mutations) } }
+  }
+
+  if (subject.operation === 'UPDATE' && !imagesChanged(subject.template, subject.oldTemplate)) return skip(mode, 'allowed')
+  // Pods are validated as they are: the mutating hook has already run. Workload templates are
+  // validated as the pods they will create, i.e. after the mutation those pods will get.
+  let spec = subject.template.spec
+  let images = facts.images
+  let planNote: string | undefined
+  if (!subject.isPod) {
+    const plan = planMutations(subject.template, a, facts.cluster, policy)
+    planNote = plan.note
+    const clone = structuredClone({ spec: subject.template.spec, metadata: subject.template.metadata })
+    applyMutations(clone.spec, clone.metadata, plan.mutations)
+    spec = clone.spec
+    images = withPinnedImages(facts.images)
+  } else if (!spec['runtimeClassName']) {
+    planNote = planMutations(subject.template, a, facts.cluster, policy).note
+  }
+  const { violations, warnings } = validateSpec(spec, analyse(spec, images), facts.cluster, policy, planNote)
+  if (violations.length === 0) return { ...skip(mode, 'allowed'), warnings }
+  switch (mode) {
+    case 'enforce':
+      return { mode, outcome: 'denied', allowed: false, mutations: [], violations, warnings, auditAnnotations: { violations: violations.map((v) => v.rule).join(',') } }
+    case 'warn':
+      return { mode, outcome: 'warned', allowed: true, mutations: [], violations, warnings: [...violations.map((v) => `wasm-admission (warn mode) would deny: ${v.message}`), ...warnings], auditAnnotations: { violations: violations.map((v) => v.rule).join(',') } }
+    case 'audit':
+      return { mode, outcome: 'audited', allowed: true, mutations: [], violations, warnings: [], auditAnnotations: { violations: violations.map((v) => v.rule).join(','), detail: violations.map((v) => v.message).join(' | ').slice(0, 2000) } }
+  }
+}
