@@ -126,7 +126,17 @@ export interface Eligibility {
   /** Names of (some) eligible nodes, for messages and the `nodes` CLI. */
   eligibleNodeNames: string[]
   /** Reason -> count for nodes that are not eligible, e.g. "lack the spin shim" -> 2. */
-  reasons: Array<{ reason: string; count: number }>
+  reasons: Array<{
+    reason: string
+    count: number
+    /**
+     * Stable reason code (src/facts/cluster/eligibility.ts REASON_CODES: notReady, cordoned, noShim,
+     * rcNodeSelector, podNodeSelector, podAffinity, taint; or runtimeClassNotFound).
+     */
+    code?: string
+    /** Grouping detail within the code: the taint (`k=v:NoSchedule`) or selector (`k=v`), else ''. */
+    key?: string
+  }>
   /** e.g. `0/6 nodes can run RuntimeClass spin-test (handler spin): 2 lack the spin shim, ...` */
   message: string
 }

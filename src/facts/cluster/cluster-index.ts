@@ -1,0 +1,354 @@
+/**
+ * In-memory index of the cluster, updated on informer (or file) events.
+ *
+ * Per RuntimeClass it keeps the set of nodes passing the pod-independent checks (Ready, not
+ * cordoned, shim, RuntimeClass nodeSelector) and the per-reason counts of the others, maintained
+ * incrementally on node / RuntimeClass add, update and delete. An admission then runs only the
+ * pod-specific checks (pod nodeSelector, required affinity, taints) over that candidate set.
+ *
+ * snapshot() returns an immutable view: the index is copy-on-write, so a view taken before a
+ * mutation keeps seeing the old state (the structures a view references are never mutated; a
+ * mutation after a snapshot clones only the maps it touches).
+ */
+import type { ClusterFacts, Eligibility, PodScheduling, RuntimeClassInfo } from '../types.js'
+import type { Policy } from '../../policy/types.js'
+import { sameNodeSummary, sameStringMap, type NodeSummary } from './node-summary.js'
+import { sameRuntimeClass } from './runtime-class-summary.js'
+import type { ShimPolicy } from './shim-detection.js'
+import {
+  checkNode,
+  checkNodePod,
+  checkNodeStatic,
+  effectiveTolerations,
+  EligibilityTally,
+  missingRuntimeClassEligibility,
+  type NodeCheck,
+  type NodeFailure,
+} from './eligibility.js'
+
+interface FailureCount {
+  failure: NodeFailure
+  count: number
+}
+
+interface RcState {
+  info: RuntimeClassInfo
+  /** Nodes passing the pod-independent checks. */
+  candidates: Map<string, NodeSummary>
+  /** (code, key) -> count of nodes failing a pod-independent check. */
+  counts: Map<string, FailureCount>
+}
+
+interface State {
+  nodes: Map<string, NodeSummary>
+  rcs: Map<string, RcState>
+  namespaces: Map<string, Record<string, string>>
+  shimPolicy: ShimPolicy
+  known: boolean
+}
+
+export interface ReplaceResult {
+  added: number
+  updated: number
+  deleted: number
+}
+
+function failureKey(f: NodeFailure): string {
+  return `${f.code}\u0000${f.key}`
+}
+
+function shimPolicyOf(p: Pick<Policy, 'trustRuntimeClassNodeSelector' | 'shimLabels'>): ShimPolicy {
+  return { trustRuntimeClassNodeSelector: p.trustRuntimeClassNodeSelector, shimLabels: p.shimLabels ?? [] }
+}
+
+/** The read-only view decide() uses. Every method is a pure read of memory. */
+export class IndexSnapshot implements ClusterFacts {
+  constructor(private readonly s: State) {}
+
+  get known(): boolean {
+    return this.s.known
+  }
+
+  runtimeClass(name: string): RuntimeClassInfo | undefined {
+    return this.s.rcs.get(name)?.info
+  }
+
+  runtimeClasses(): RuntimeClassInfo[] {
+    return [...this.s.rcs.values()].map((r) => r.info).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
+
+  namespaceLabels(name: string): Record<string, string> | undefined {
+    return this.s.namespaces.get(name)
+  }
+
+  namespaces(): string[] {
+    return [...this.s.namespaces.keys()].sort()
+  }
+
+  nodeCount(): number {
+    return this.s.nodes.size
+  }
+
+  /** All node summaries, sorted by name (for the `nodes` CLI; O(N)). */
+  nodes(): NodeSummary[] {
+    return [...this.s.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
+
+  eligibility(runtimeClassName: string, pod: PodScheduling): Eligibility {
+    const rs = this.s.rcs.get(runtimeClassName)
+    if (!rs) return missingRuntimeClassEligibility(runtimeClassName, this.s.nodes.size)
+    const tally = new EligibilityTally(rs.info)
+    for (const { failure, count } of rs.counts.values()) tally.addFailure(failure, count)
+    const tolerations = effectiveTolerations(rs.info, pod)
+    for (const node of rs.candidates.values()) {
+      const f = checkNodePod(node, pod, tolerations)
+      if (f) tally.addFailure(f)
+      else tally.addEligible(node.name)
+    }
+    return tally.result(this.s.nodes.size)
+  }
+
+  /** Per-node verdicts for one RuntimeClass (for the `nodes` CLI; O(N)). */
+  checkNodes(runtimeClassName: string, pod: PodScheduling): NodeCheck[] | undefined {
+    const rs = this.s.rcs.get(runtimeClassName)
+    if (!rs) return undefined
+    return this.nodes().map((n) => checkNode(n, rs.info, pod, this.s.shimPolicy))
+  }
+}
+
+export class ClusterIndex {
+  private state: State
+  private readonly frozen = new WeakSet<object>()
+  private view: IndexSnapshot | undefined
+  private lastPolicy: Policy | undefined
+  private lastPolicyKey = ''
+
+  constructor(private readonly policy: () => Policy) {
+    const p = policy()
+    this.lastPolicy = p
+    const sp = shimPolicyOf(p)
+    this.lastPolicyKey = JSON.stringify(sp)
+    this.state = { nodes: new Map(), rcs: new Map(), namespaces: new Map(), shimPolicy: sp, known: false }
+  }
+
+  // ------------------------------------------------------------ reads
+
+  snapshot(): IndexSnapshot {
+    this.syncPolicy()
+    if (this.view) return this.view
+    const s = this.state
+    this.frozen.add(s)
+    this.frozen.add(s.nodes)
+    this.frozen.add(s.rcs)
+    this.frozen.add(s.namespaces)
+    for (const r of s.rcs.values()) {
+      this.frozen.add(r)
+      this.frozen.add(r.candidates)
+      this.frozen.add(r.counts)
+    }
+    this.view = new IndexSnapshot(s)
+    return this.view
+  }
+
+  get nodeCount(): number {
+    return this.state.nodes.size
+  }
+
+  get runtimeClassCount(): number {
+    return this.state.rcs.size
+  }
+
+  get namespaceCount(): number {
+    return this.state.namespaces.size
+  }
+
+  /** Set once every informer has synced at least once (the placeholder state is `known: false`). */
+  setKnown(known: boolean): void {
+    if (this.state.known === known) return
+    this.w().known = known
+  }
+
+  // ------------------------------------------------------------ copy-on-write helpers
+
+  /** Writable state object (cloned if a snapshot references it). */
+  private w(): State {
+    this.view = undefined
+    if (this.frozen.has(this.state)) this.state = { ...this.state }
+    return this.state
+  }
+
+  private wNodes(): Map<string, NodeSummary> {
+    const s = this.w()
+    if (this.frozen.has(s.nodes)) s.nodes = new Map(s.nodes)
+    return s.nodes
+  }
+
+  private wNamespaces(): Map<string, Record<string, string>> {
+    const s = this.w()
+    if (this.frozen.has(s.namespaces)) s.namespaces = new Map(s.namespaces)
+    return s.namespaces
+  }
+
+  private wRcs(): Map<string, RcState> {
+    const s = this.w()
+    if (this.frozen.has(s.rcs)) s.rcs = new Map(s.rcs)
+    return s.rcs
+  }
+
+  private wRc(name: string): RcState | undefined {
+    const cur = this.state.rcs.get(name)
+    if (!cur) return undefined
+    if (!this.frozen.has(cur) && !this.frozen.has(cur.candidates) && !this.frozen.has(cur.counts)) {
+      this.w()
+      return cur
+    }
+    const copy: RcState = {
+      info: cur.info,
+      candidates: this.frozen.has(cur.candidates) ? new Map(cur.candidates) : cur.candidates,
+      counts: this.frozen.has(cur.counts) ? new Map([...cur.counts].map(([k, v]) => [k, { ...v }])) : cur.counts,
+    }
+    this.wRcs().set(name, copy)
+    return copy
+  }
+
+  // ------------------------------------------------------------ policy
+
+  /** Rebuilds every RuntimeClass state when the shim-relevant policy changed (policy reload). */
+  private syncPolicy(): void {
+    const p = this.policy()
+    if (p === this.lastPolicy) return
+    this.lastPolicy = p
+    const sp = shimPolicyOf(p)
+    const key = JSON.stringify(sp)
+    if (key === this.lastPolicyKey) return
+    this.lastPolicyKey = key
+    this.w().shimPolicy = sp
+    const rcs = this.wRcs()
+    for (const [name, r] of rcs) rcs.set(name, this.buildRc(r.info))
+  }
+
+  private buildRc(info: RuntimeClassInfo): RcState {
+    const rs: RcState = { info, candidates: new Map(), counts: new Map() }
+    for (const n of this.state.nodes.values()) this.apply(rs, n, +1)
+    return rs
+  }
+
+  /** Adds (+1) or removes (-1) one node's contribution to a RuntimeClass state. */
+  private apply(rs: RcState, node: NodeSummary, sign: 1 | -1): void {
+    const { failure } = checkNodeStatic(node, rs.info, this.state.shimPolicy)
+    if (!failure) {
+      if (sign > 0) rs.candidates.set(node.name, node)
+      else rs.candidates.delete(node.name)
+      return
+    }
+    const k = failureKey(failure)
+    const cur = rs.counts.get(k)
+    if (sign > 0) {
+      if (cur) cur.count++
+      else rs.counts.set(k, { failure, count: 1 })
+    } else if (cur) {
+      cur.count--
+      if (cur.count <= 0) rs.counts.delete(k)
+    }
+  }
+
+  // ------------------------------------------------------------ nodes
+
+  /** Returns false when nothing decision-relevant changed (e.g. a heartbeat-only update). */
+  upsertNode(node: NodeSummary): boolean {
+    this.syncPolicy()
+    const old = this.state.nodes.get(node.name)
+    if (old && sameNodeSummary(old, node)) return false
+    this.wNodes().set(node.name, node)
+    for (const name of [...this.state.rcs.keys()]) {
+      const rs = this.wRc(name)!
+      if (old) this.apply(rs, old, -1)
+      this.apply(rs, node, +1)
+    }
+    return true
+  }
+
+  deleteNode(name: string): boolean {
+    this.syncPolicy()
+    const old = this.state.nodes.get(name)
+    if (!old) return false
+    this.wNodes().delete(name)
+    for (const rcName of [...this.state.rcs.keys()]) this.apply(this.wRc(rcName)!, old, -1)
+    return true
+  }
+
+  /** Makes the node set equal to `nodes` (after a list / relist). */
+  replaceNodes(nodes: Iterable<NodeSummary>): ReplaceResult {
+    const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
+    const seen = new Set<string>()
+    for (const n of nodes) {
+      seen.add(n.name)
+      const existed = this.state.nodes.has(n.name)
+      if (this.upsertNode(n)) existed ? res.updated++ : res.added++
+    }
+    for (const name of [...this.state.nodes.keys()]) {
+      if (!seen.has(name) && this.deleteNode(name)) res.deleted++
+    }
+    return res
+  }
+
+  // ------------------------------------------------------------ runtime classes
+
+  upsertRuntimeClass(info: RuntimeClassInfo): boolean {
+    this.syncPolicy()
+    const old = this.state.rcs.get(info.name)
+    if (old && sameRuntimeClass(old.info, info)) return false
+    this.wRcs().set(info.name, this.buildRc(info))
+    return true
+  }
+
+  deleteRuntimeClass(name: string): boolean {
+    this.syncPolicy()
+    if (!this.state.rcs.has(name)) return false
+    this.wRcs().delete(name)
+    return true
+  }
+
+  replaceRuntimeClasses(rcs: Iterable<RuntimeClassInfo>): ReplaceResult {
+    const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
+    const seen = new Set<string>()
+    for (const rc of rcs) {
+      seen.add(rc.name)
+      const existed = this.state.rcs.has(rc.name)
+      if (this.upsertRuntimeClass(rc)) existed ? res.updated++ : res.added++
+    }
+    for (const name of [...this.state.rcs.keys()]) {
+      if (!seen.has(name) && this.deleteRuntimeClass(name)) res.deleted++
+    }
+    return res
+  }
+
+  // ------------------------------------------------------------ namespaces
+
+  upsertNamespace(name: string, labels: Record<string, string>): boolean {
+    const old = this.state.namespaces.get(name)
+    if (old && sameStringMap(old, labels)) return false
+    this.wNamespaces().set(name, labels)
+    return true
+  }
+
+  deleteNamespace(name: string): boolean {
+    if (!this.state.namespaces.has(name)) return false
+    this.wNamespaces().delete(name)
+    return true
+  }
+
+  replaceNamespaces(namespaces: Iterable<{ name: string; labels: Record<string, string> }>): ReplaceResult {
+    const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
+    const seen = new Set<string>()
+    for (const ns of namespaces) {
+      seen.add(ns.name)
+      const existed = this.state.namespaces.has(ns.name)
+      if (this.upsertNamespace(ns.name, ns.labels)) existed ? res.updated++ : res.added++
+    }
+    for (const name of [...this.state.namespaces.keys()]) {
+      if (!seen.has(name) && this.deleteNamespace(name)) res.deleted++
+    }
+    return res
+  }
+}

@@ -1,0 +1,64 @@
+// Test helpers for cluster facts: node / RuntimeClass builders and a policy.
+import type { Policy } from '../../../src/policy/types.js'
+import type { PodScheduling, RuntimeClassInfo, Taint } from '../../../src/facts/types.js'
+import type { NodeSummary } from '../../../src/facts/cluster/node-summary.js'
+
+export function testPolicy(over: Partial<Policy> = {}): Policy {
+  const fam = (handlers: string[]) => ({ runtimeClass: 'auto' as const, handlers, tolerations: [], annotations: {} })
+  return {
+    defaultMode: 'enforce',
+    families: {
+      spin: fam(['spin', 'spin-v2']),
+      slight: fam(['slight']),
+      wasi: fam(['wasmtime', 'wasmedge', 'wasmer']),
+      crun: fam(['crun']),
+    },
+    mixedPods: 'allow',
+    onUnknownImage: 'allow',
+    linuxUnderWasmRuntimeClass: 'deny',
+    trustRuntimeClassNodeSelector: true,
+    shimLabels: [],
+    requireEligibleNode: true,
+    ...over,
+  }
+}
+
+export function node(name: string, over: Partial<NodeSummary> = {}): NodeSummary {
+  return { name, labels: {}, taints: [], unschedulable: false, ready: true, runtimeHandlers: null, ...over }
+}
+
+export function rc(name: string, handler: string, nodeSelector: Record<string, string> = {}, over: Partial<RuntimeClassInfo> = {}): RuntimeClassInfo {
+  return { name, handler, nodeSelector, tolerations: [], ...over }
+}
+
+export function pod(over: Partial<PodScheduling> = {}): PodScheduling {
+  return { nodeSelector: {}, requiredNodeAffinity: [], tolerations: [], ...over }
+}
+
+export function taint(key: string, value: string | undefined, effect: Taint['effect']): Taint {
+  return value === undefined ? { key, effect } : { key, value, effect }
+}
+
+/** Node JSON as the API server returns it. */
+export function nodeJson(name: string, o: {
+  labels?: Record<string, string>
+  taints?: Taint[]
+  unschedulable?: boolean
+  ready?: boolean | 'Unknown'
+  runtimeHandlers?: string[]
+} = {}): Record<string, unknown> {
+  const status: Record<string, unknown> = {
+    conditions: [
+      { type: 'MemoryPressure', status: 'False' },
+      { type: 'Ready', status: o.ready === undefined ? 'True' : o.ready === 'Unknown' ? 'Unknown' : o.ready ? 'True' : 'False' },
+    ],
+  }
+  if (o.runtimeHandlers) status.runtimeHandlers = o.runtimeHandlers.map((h) => ({ name: h, features: { recursiveReadOnlyMounts: true } }))
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: o.labels ?? {} },
+    spec: { ...(o.taints ? { taints: o.taints } : {}), ...(o.unschedulable ? { unschedulable: true } : {}) },
+    status,
+  }
+}
