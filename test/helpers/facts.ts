@@ -1,0 +1,57 @@
+/** Plain-value facts for pure tests of decide(): no servers, no informers. */
+import type { ClusterFacts, Eligibility, ImageFact, RuntimeClassInfo, RuntimeFamily } from '../../src/facts/types.js'
+
+export function wasm(image: string, runtime: RuntimeFamily, extra: Partial<{ pinnedImage: string | null; hasEntrypoint: boolean }> = {}): ImageFact {
+  return { kind: 'wasm', image, digest: 'sha256:' + 'a'.repeat(64), runtime, pinnedImage: extra.pinnedImage ?? null, hasEntrypoint: extra.hasEntrypoint ?? true, evidence: [`test: ${runtime}`] }
+}
+export function linux(image: string): ImageFact {
+  return { kind: 'linux', image, digest: 'sha256:' + 'b'.repeat(64), evidence: ['test: linux/amd64'] }
+}
+export function unsupported(image: string): ImageFact {
+  return { kind: 'unsupported', image, digest: 'sha256:' + 'c'.repeat(64), evidence: ['config application/vnd.wasmcloud.provider.archive.config'] }
+}
+export function unknown(image: string): ImageFact {
+  return { kind: 'unknown', image, code: 'WA_ERR_IMAGE_UNREACHABLE', reason: 'registry example.com is unreachable: ECONNREFUSED', evidence: [] }
+}
+export function imagesOf(...facts: ImageFact[]): Map<string, ImageFact> {
+  return new Map(facts.map((f) => [f.image, f]))
+}
+
+export interface PlainCluster {
+  runtimeClasses: RuntimeClassInfo[]
+  /** Eligible node count per RuntimeClass (default 0), out of `totalNodes`. */
+  eligible?: Record<string, number>
+  totalNodes?: number
+  namespaces?: Record<string, Record<string, string>>
+}
+
+export function cluster(c: PlainCluster): ClusterFacts {
+  const total = c.totalNodes ?? 6
+  return {
+    known: true,
+    runtimeClass: (n) => c.runtimeClasses.find((r) => r.name === n),
+    runtimeClasses: () => c.runtimeClasses,
+    namespaceLabels: (n) => c.namespaces?.[n] ?? {},
+    eligibility: (name): Eligibility => {
+      const rc = c.runtimeClasses.find((r) => r.name === name)
+      const n = c.eligible?.[name] ?? 0
+      return {
+        runtimeClass: name,
+        handler: rc?.handler ?? '',
+        totalNodes: total,
+        eligibleNodes: n,
+        eligibleNodeNames: [],
+        reasons: n === total ? [] : [{ reason: `lack the ${rc?.handler} shim`, count: total - n }],
+        message: `${n}/${total} nodes can run RuntimeClass ${name} (handler ${rc?.handler})${n === total ? '' : `: ${total - n} lack the ${rc?.handler} shim`}`,
+      }
+    },
+  }
+}
+
+/** The seed tutorial's RuntimeClasses. */
+export const SEED_RCS: RuntimeClassInfo[] = [
+  { name: 'wasm1', handler: 'wasmtime', nodeSelector: { 'wasmtime-enabled': 'yes' }, tolerations: [] },
+  { name: 'spin-test', handler: 'spin', nodeSelector: { spin: 'yes' }, tolerations: [] },
+  { name: 'crun', handler: 'crun', nodeSelector: {}, tolerations: [] },
+  { name: 'gvisor', handler: 'runsc', nodeSelector: {}, tolerations: [] },
+]
