@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# wasm-admission container image. Building it needs a container engine (docker/podman/buildah):
+#   docker build -t wasm-admission:dev .
+#
+# Base images are pinned through build arguments. The defaults pin exact, non-moving release tags;
+# release CI resolves them to digests and passes them in, e.g.
+#   --build-arg NODE_IMAGE=docker.io/library/node:24.21.0-bookworm-slim@sha256:<digest>
+#   --build-arg RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot@sha256:<digest>
+# (verify distroless with `cosign verify`). Never use :latest.
+ARG NODE_IMAGE=docker.io/library/node:24.21.0-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# --- build: all dependencies (TypeScript compiler), compile src/ to dist/src/ -----------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# --- prod-deps: production dependencies only (no tap, tsx, typescript, @types) ----------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && npm cache clean --force \
+  && rm -rf node_modules/@types
+
+# --- runtime: distroless Node 24, no shell, no package manager, non-root -------------------------
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+ENV NODE_ENV=production
+# Files stay owned by root and read-only for the process (the chart also sets readOnlyRootFilesystem).
+COPY package.json ./
+COPY --from=prod-deps /src/node_modules ./node_modules
+COPY --from=build /src/dist/src ./dist/src
+# 65532 = "nonroot" in distroless.
+USER 65532:65532
+EXPOSE 8443 8080
+# The distroless entrypoint is node; exec form so node is PID 1 and receives SIGTERM directly
+# (the serve command drains: /readyz goes unready, then the listeners close).
+CMD ["dist/src/cli.js", "serve"]
