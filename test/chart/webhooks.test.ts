@@ -185,8 +185,8 @@ t.test('certManager chain: self-signed Issuer -> CA Certificate -> CA Issuer -> 
   const caIssuer = issuers.find((i) => i.spec.ca)
   t.ok(selfSigned && caIssuer)
   const certs = docs.filter((d) => d.kind === 'Certificate')
-  const caCert = certs.find((c) => c.spec.isCA)
-  const serving = certs.find((c) => !c.spec.isCA)
+  const caCert = certs.find((c) => c.spec.isCA) ?? {}
+  const serving = certs.find((c) => !c.spec.isCA) ?? {}
   t.equal(caCert.spec.issuerRef.name, selfSigned?.metadata.name)
   t.equal(caIssuer?.spec.ca.secretName, caCert.spec.secretName)
   t.equal(serving.spec.issuerRef.name, caIssuer?.metadata.name)
