@@ -146,7 +146,7 @@ certificates.caBundle may be PEM or already base64-encoded PEM.
 {{- else if eq .Values.certificates.mode "provided" }}
 {{- $b := .Values.certificates.caBundle | trim }}
 {{- if contains "-----BEGIN" $b }}
-{{- $b | b64enc }}
+{{- printf "%s\n" $b | b64enc }}
 {{- else }}
 {{- $b | nospace }}
 {{- end }}
