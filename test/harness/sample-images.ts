@@ -1,0 +1,439 @@
+/**
+ * Sample images in every packaging style of ../shared/reference/wasm-oci.md, built from bytes
+ * and pushed to a registry. Reused by the image-facts tests, the end-to-end tests and the demo.
+ *
+ *   const samples = await pushSampleImages('127.0.0.1:5000')
+ *   samples['spin-v2'].ref       // '127.0.0.1:5000/samples/spin-v2:v1'
+ *   samples['spin-v2'].expected  // { kind: 'wasm', runtime: 'spin', ... }
+ */
+import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
+import { bytesOf, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pusher, type PushCredentials, type PushedDescriptor } from './push.js'
+
+export const SAMPLE_NAMES = [
+  'spin-scratch',
+  'spin-v2',
+  'spin-v2-canary',
+  'spin-legacy',
+  'cncf-component',
+  'cncf-module',
+  'runwasi-oci',
+  'wasi-scratch',
+  'slight-scratch',
+  'crun-annotated',
+  'wasmcloud-provider',
+  'envoy-filter',
+  'wasm-to-oci',
+  'linux',
+  'linux-index',
+  'wasm-only-index',
+  'mixed-index',
+] as const
+export type SampleName = (typeof SAMPLE_NAMES)[number]
+
+export interface SampleExpectation {
+  kind: 'wasm' | 'linux' | 'unsupported'
+  runtime: 'spin' | 'slight' | 'wasi' | 'crun' | null
+  /** True when the Wasm workload is an index entry (pinnedImage set). */
+  pinned: boolean
+  /** For kind wasm: whether the image config has Entrypoint/Cmd. */
+  hasEntrypoint: boolean | null
+  /** CLI `supported` field. */
+  supported: boolean
+  /** Shape, for humans: manifest/index media type. */
+  format: string
+  /** A substring every verdict's evidence must contain. */
+  evidenceIncludes: string
+}
+
+export interface SampleImage {
+  name: SampleName
+  /** `host/samples/<name>:v1` */
+  ref: string
+  /** `host/samples/<name>` */
+  repository: string
+  /** Digest the tag resolves to (index digest for indexes). */
+  digest: string
+  /** For index samples with a Wasm entry: the entry digest. */
+  pinnedDigest: string | null
+  expected: SampleExpectation
+}
+
+// ---------------------------------------------------------------- bytes
+
+/** The smallest valid Wasm module: magic + version. */
+export const WASM_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
+/** A stand-in ELF header for Linux binaries. */
+export const ELF_STUB = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00])
+
+export interface TarFile {
+  path: string
+  content?: Uint8Array | string
+  /** '0' file (default), '5' directory, '2' symlink */
+  type?: '0' | '5' | '2'
+  linkname?: string
+  mode?: number
+}
+
+function octal(n: number, width: number): string {
+  return n.toString(8).padStart(width - 1, '0') + '\0'
+}
+
+/** A ustar archive (GNU long names are not needed by the samples: paths stay < 100 bytes). */
+export function buildTar(files: TarFile[]): Uint8Array {
+  const blocks: Buffer[] = []
+  for (const f of files) {
+    const content = f.content === undefined ? Buffer.alloc(0) : Buffer.from(typeof f.content === 'string' ? Buffer.from(f.content) : f.content)
+    const type = f.type ?? '0'
+    const h = Buffer.alloc(512)
+    if (Buffer.byteLength(f.path) > 100) throw new Error(`tar path too long: ${f.path}`)
+    h.write(f.path, 0, 100, 'utf8')
+    h.write(octal(f.mode ?? (type === '5' ? 0o755 : 0o644), 8), 100, 'ascii')
+    h.write(octal(0, 8), 108, 'ascii')
+    h.write(octal(0, 8), 116, 'ascii')
+    h.write(octal(type === '0' ? content.length : 0, 12), 124, 'ascii')
+    h.write(octal(0, 12), 136, 'ascii')
+    h.fill(0x20, 148, 156)
+    h.write(type, 156, 'ascii')
+    if (f.linkname) h.write(f.linkname, 157, 100, 'utf8')
+    h.write('ustar\0', 257, 'ascii')
+    h.write('00', 263, 'ascii')
+    let sum = 0
+    for (const b of h) sum += b
+    h.write(octal(sum, 7) + ' ', 148, 'ascii')
+    blocks.push(h)
+    if (type === '0' && content.length > 0) {
+      blocks.push(content)
+      const pad = (512 - (content.length % 512)) % 512
+      if (pad) blocks.push(Buffer.alloc(pad))
+    }
+  }
+  blocks.push(Buffer.alloc(1024))
+  return new Uint8Array(Buffer.concat(blocks))
+}
+
+export const gzip = (b: Uint8Array): Uint8Array => new Uint8Array(gzipSync(b))
+
+// ---------------------------------------------------------------- builders
+
+const MT = {
+  OCI_CONFIG: 'application/vnd.oci.image.config.v1+json',
+  DOCKER_CONFIG: 'application/vnd.docker.container.image.v1+json',
+  OCI_TGZ: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  DOCKER_TGZ: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  WASM_CONFIG_V0: 'application/vnd.wasm.config.v0+json',
+  WASM: 'application/wasm',
+  SPIN_LOCKED: 'application/vnd.fermyon.spin.application.v1+config',
+  SPIN_WASM: 'application/vnd.wasm.content.layer.v1+wasm',
+  SPIN_DATA: 'application/vnd.wasm.content.layer.v1+data',
+  RUNWASI_COMPONENT: 'application/vnd.bytecodealliance.wasm.component.layer.v0+wasm',
+  WASMCLOUD_PROVIDER_CONFIG: 'application/vnd.wasmcloud.provider.archive.config',
+  WASMCLOUD_PROVIDER_LAYER: 'application/vnd.wasmcloud.provider.archive.layer.v1+par',
+  SOLO_CONFIG: 'application/vnd.module.wasm.config.v1+json',
+  SOLO_LAYER: 'application/vnd.module.wasm.content.layer.v1+wasm',
+  WASM_TO_OCI_CONFIG: 'application/vnd.wasm.config.v1+json',
+  IN_TOTO: 'application/vnd.in-toto+json',
+} as const
+
+const SPIN_TOML = `spin_manifest_version = 2\n[application]\nname = "hello"\n[[trigger.http]]\nroute = "/..."\ncomponent = "hello"\n[component.hello]\nsource = "spin_rust_hello.wasm"\n`
+const SLIGHTFILE = `specversion = "0.2"\n[[capability]]\nresource = "keyvalue.filesystem"\nname = "my-container"\n`
+
+function imageConfig(os: string, architecture: string, extra: { Entrypoint?: string[]; Cmd?: string[]; Labels?: Record<string, string> } = {}, diffIds: string[] = []): Uint8Array {
+  return bytesOf({
+    created: '2026-01-01T00:00:00Z',
+    architecture,
+    os,
+    config: { ...extra },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history: [],
+  })
+}
+
+type Builder = (p: Pusher, repo: string, tag: string) => Promise<{ digest: string; pinnedDigest: string | null; format: string }>
+
+async function scratchImage(
+  p: Pusher,
+  repo: string,
+  tag: string,
+  o: { docker: boolean; os: string; arch: string; files: TarFile[]; entrypoint?: string[]; annotations?: Record<string, string> },
+): Promise<PushedDescriptor> {
+  const tar = buildTar(o.files)
+  const layer = await p.pushBlob(repo, gzip(tar), o.docker ? MT.DOCKER_TGZ : MT.OCI_TGZ)
+  const cfg = await p.pushBlob(
+    repo,
+    imageConfig(o.os, o.arch, o.entrypoint ? { Entrypoint: o.entrypoint } : {}, [sha256Hex(tar)]),
+    o.docker ? MT.DOCKER_CONFIG : MT.OCI_CONFIG,
+  )
+  return p.pushImageManifest(repo, tag, {
+    mediaType: o.docker ? DOCKER_MANIFEST : OCI_MANIFEST,
+    config: cfg,
+    layers: [layer],
+    ...(o.annotations ? { annotations: o.annotations } : {}),
+  })
+}
+
+const sha256Hex = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
+
+async function spinRegistryPush(p: Pusher, repo: string, tag: string, os: string): Promise<PushedDescriptor> {
+  const wasm = await p.pushBlob(repo, WASM_MODULE, MT.SPIN_WASM)
+  const data = await p.pushBlob(repo, bytesOf('<h1>static asset bigger than 128 bytes'.padEnd(200, '.')), MT.SPIN_DATA)
+  const locked = await p.pushBlob(
+    repo,
+    bytesOf({ spin_lock_version: 1, triggers: [{ id: 'trigger--hello', trigger_type: 'http', trigger_config: { component: 'hello', route: '/...' } }], components: [{ id: 'hello', source: { content: { digest: wasm.digest } } }] }),
+    MT.SPIN_LOCKED,
+  )
+  const cfg = await p.pushBlob(
+    repo,
+    bytesOf({ architecture: 'wasm', os, config: { Labels: { 'com.fermyon.spin.lockedAppDigest': locked.digest } }, rootfs: { type: 'layers', diff_ids: [] } }),
+    MT.OCI_CONFIG,
+  )
+  return p.pushImageManifest(repo, tag, { config: cfg, layers: [wasm, data, locked] })
+}
+
+const BUILDERS: Record<SampleName, { build: Builder; expected: Omit<SampleExpectation, 'format'> }> = {
+  'spin-scratch': {
+    // deislabs / spinkube examples: Dockerfile FROM scratch + spin.toml, buildx --platform wasi/wasm, Docker v2 manifest
+    expected: { kind: 'wasm', runtime: 'spin', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'spin.toml' },
+    build: async (p, repo, tag) => {
+      const m = await scratchImage(p, repo, tag, {
+        docker: true,
+        os: 'wasi',
+        arch: 'wasm',
+        files: [{ path: 'spin.toml', content: SPIN_TOML }, { path: 'spin_rust_hello.wasm', content: WASM_MODULE }],
+      })
+      return { digest: m.digest, pinnedDigest: null, format: DOCKER_MANIFEST }
+    },
+  },
+  'spin-v2': {
+    expected: { kind: 'wasm', runtime: 'spin', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: MT.SPIN_WASM },
+    build: async (p, repo, tag) => ({ digest: (await spinRegistryPush(p, repo, tag, 'wasip1')).digest, pinnedDigest: null, format: OCI_MANIFEST }),
+  },
+  'spin-v2-canary': {
+    // Spin canary writes os "Wasip1" (capital W)
+    expected: { kind: 'wasm', runtime: 'spin', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'Wasip1' },
+    build: async (p, repo, tag) => ({ digest: (await spinRegistryPush(p, repo, tag, 'Wasip1')).digest, pinnedDigest: null, format: OCI_MANIFEST }),
+  },
+  'spin-legacy': {
+    expected: { kind: 'wasm', runtime: 'spin', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'pre-Spin-2.0' },
+    build: async (p, repo, tag) => {
+      const wasm = await p.pushBlob(repo, WASM_MODULE, MT.SPIN_WASM)
+      const cfg = await p.pushBlob(repo, bytesOf({ spin_lock_version: 0, triggers: [], components: [{ id: 'hello' }] }), MT.SPIN_LOCKED)
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [wasm] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'cncf-component': {
+    // wkg oci push / wash push (component)
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'wasip2' },
+    build: async (p, repo, tag) => {
+      const layer = await p.pushBlob(repo, WASM_MODULE, MT.WASM)
+      const cfg = await p.pushBlob(
+        repo,
+        bytesOf({ created: '2026-01-01T00:00:00Z', architecture: 'wasm', os: 'wasip2', layerDigests: [layer.digest], component: { exports: ['wasi:http/incoming-handler@0.2.0'], imports: [], target: null } }),
+        MT.WASM_CONFIG_V0,
+      )
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [layer] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'cncf-module': {
+    // runwasi oci-tar-builder --as-artifact (module)
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'wasip1' },
+    build: async (p, repo, tag) => {
+      const layer = await p.pushBlob(repo, WASM_MODULE, MT.WASM)
+      const cfg = await p.pushBlob(repo, bytesOf({ architecture: 'wasm', os: 'wasip1', layerDigests: [layer.digest], component: null }), MT.WASM_CONFIG_V0)
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [layer] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'runwasi-oci': {
+    // runwasi oci-tar-builder default: OCI config wasip1/wasm + component layer type
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: false, hasEntrypoint: true, supported: true, evidenceIncludes: MT.RUNWASI_COMPONENT },
+    build: async (p, repo, tag) => {
+      const layer = await p.pushBlob(repo, WASM_MODULE, MT.RUNWASI_COMPONENT)
+      const cfg = await p.pushBlob(repo, imageConfig('wasip1', 'wasm', { Entrypoint: ['wasi-demo-oci.wasm'], Labels: { 'containerd.runwasi.layers': JSON.stringify([layer.digest]) } }), MT.OCI_CONFIG)
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [layer] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'wasi-scratch': {
+    // runwasi wasi-demo-app: tar layer with /wasi-demo-app.wasm, Entrypoint set
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: false, hasEntrypoint: true, supported: true, evidenceIncludes: '.wasm' },
+    build: async (p, repo, tag) => {
+      const m = await scratchImage(p, repo, tag, {
+        docker: false,
+        os: 'wasip1',
+        arch: 'wasm',
+        files: [{ path: 'wasi-demo-app.wasm', content: WASM_MODULE, mode: 0o755 }],
+        entrypoint: ['/wasi-demo-app.wasm'],
+      })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'slight-scratch': {
+    expected: { kind: 'wasm', runtime: 'slight', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'slightfile.toml' },
+    build: async (p, repo, tag) => {
+      const m = await scratchImage(p, repo, tag, {
+        docker: true,
+        os: 'wasi',
+        arch: 'wasm',
+        files: [{ path: './slightfile.toml', content: SLIGHTFILE }, { path: './app.wasm', content: WASM_MODULE }],
+      })
+      return { digest: m.digest, pinnedDigest: null, format: DOCKER_MANIFEST }
+    },
+  },
+  'crun-annotated': {
+    // buildah build --annotation module.wasm.image/variant=compat-smart
+    expected: { kind: 'wasm', runtime: 'crun', pinned: false, hasEntrypoint: true, supported: true, evidenceIncludes: 'module.wasm.image/variant' },
+    build: async (p, repo, tag) => {
+      const m = await scratchImage(p, repo, tag, {
+        docker: false,
+        os: 'linux',
+        arch: 'amd64',
+        files: [{ path: 'wasi_example_main.wasm', content: WASM_MODULE }],
+        entrypoint: ['/wasi_example_main.wasm'],
+        annotations: { 'module.wasm.image/variant': 'compat-smart' },
+      })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'wasmcloud-provider': {
+    expected: { kind: 'unsupported', runtime: null, pinned: false, hasEntrypoint: null, supported: false, evidenceIncludes: 'wasmCloud' },
+    build: async (p, repo, tag) => {
+      const layer = await p.pushBlob(repo, gzip(bytesOf('provider archive')), MT.WASMCLOUD_PROVIDER_LAYER)
+      const cfg = await p.pushBlob(repo, bytesOf({}), MT.WASMCLOUD_PROVIDER_CONFIG)
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [layer] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'envoy-filter': {
+    expected: { kind: 'unsupported', runtime: null, pinned: false, hasEntrypoint: null, supported: false, evidenceIncludes: 'Envoy' },
+    build: async (p, repo, tag) => {
+      const layer = await p.pushBlob(repo, WASM_MODULE, MT.SOLO_LAYER)
+      const cfg = await p.pushBlob(repo, bytesOf({ type: 'envoy_proxy', abiVersions: ['v0-4689a30309abf31aee9ae36e73d34b1bb182685f'], rootIds: ['add_header'] }), MT.SOLO_CONFIG)
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [layer] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'wasm-to-oci': {
+    expected: { kind: 'unsupported', runtime: null, pinned: false, hasEntrypoint: null, supported: false, evidenceIncludes: 'wasm-to-oci' },
+    build: async (p, repo, tag) => {
+      const layer = await p.pushBlob(repo, WASM_MODULE, MT.SPIN_WASM)
+      const cfg = await p.pushBlob(repo, bytesOf({}), MT.WASM_TO_OCI_CONFIG)
+      const m = await p.pushImageManifest(repo, tag, { config: cfg, layers: [layer] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  linux: {
+    expected: { kind: 'linux', runtime: null, pinned: false, hasEntrypoint: null, supported: true, evidenceIncludes: 'linux/amd64' },
+    build: async (p, repo, tag) => {
+      const m = await scratchImage(p, repo, tag, {
+        docker: true,
+        os: 'linux',
+        arch: 'amd64',
+        files: [{ path: 'bin/', type: '5' }, { path: 'bin/app', content: ELF_STUB, mode: 0o755 }],
+        entrypoint: ['/bin/app'],
+      })
+      return { digest: m.digest, pinnedDigest: null, format: DOCKER_MANIFEST }
+    },
+  },
+  'linux-index': {
+    expected: { kind: 'linux', runtime: null, pinned: false, hasEntrypoint: null, supported: true, evidenceIncludes: 'no Wasm entry' },
+    build: async (p, repo, tag) => {
+      const amd = await scratchImage(p, repo, 'amd64', { docker: true, os: 'linux', arch: 'amd64', files: [{ path: 'app', content: ELF_STUB }], entrypoint: ['/app'] })
+      const arm = await scratchImage(p, repo, 'arm64', { docker: true, os: 'linux', arch: 'arm64', files: [{ path: 'app', content: ELF_STUB }], entrypoint: ['/app'] })
+      const idx = await p.pushIndex(
+        repo,
+        tag,
+        [
+          { ...amd, platform: { os: 'linux', architecture: 'amd64' } },
+          { ...arm, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        ],
+        DOCKER_LIST,
+      )
+      return { digest: idx.digest, pinnedDigest: null, format: DOCKER_LIST }
+    },
+  },
+  'wasm-only-index': {
+    // buildx --platform wasi/wasm with provenance on: wasi/wasm entry + attestation manifest
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: true, hasEntrypoint: true, supported: true, evidenceIncludes: 'only Wasm entries' },
+    build: async (p, repo, tag) => {
+      const wasm = await scratchImage(p, repo, 'wasm-entry', {
+        docker: false,
+        os: 'wasi',
+        arch: 'wasm',
+        files: [{ path: 'hello.wasm', content: WASM_MODULE }],
+        entrypoint: ['/hello.wasm'],
+      })
+      const stmt = await p.pushBlob(repo, bytesOf({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2' }), MT.IN_TOTO)
+      const acfg = await p.pushBlob(repo, bytesOf({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [] } }), MT.OCI_CONFIG)
+      const att = await p.pushImageManifest(repo, 'attestation', { config: acfg, layers: [stmt] })
+      const idx = await p.pushIndex(repo, tag, [
+        { ...wasm, platform: { os: 'wasi', architecture: 'wasm' } },
+        { ...att, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': wasm.digest } },
+      ])
+      return { digest: idx.digest, pinnedDigest: wasm.digest, format: OCI_INDEX }
+    },
+  },
+  'mixed-index': {
+    // Docker manifest list: linux/amd64 + wasi/wasm (FROM-scratch Spin)
+    expected: { kind: 'wasm', runtime: 'spin', pinned: true, hasEntrypoint: false, supported: true, evidenceIncludes: 'mixed index' },
+    build: async (p, repo, tag) => {
+      const linux = await scratchImage(p, repo, 'linux-amd64', { docker: true, os: 'linux', arch: 'amd64', files: [{ path: 'app', content: ELF_STUB }], entrypoint: ['/app'] })
+      const spin = await scratchImage(p, repo, 'wasi-wasm', {
+        docker: true,
+        os: 'wasi',
+        arch: 'wasm',
+        files: [{ path: 'spin.toml', content: SPIN_TOML }, { path: 'spin_rust_hello.wasm', content: WASM_MODULE }],
+      })
+      const idx = await p.pushIndex(
+        repo,
+        tag,
+        [
+          { ...linux, platform: { os: 'linux', architecture: 'amd64' } },
+          { ...spin, platform: { os: 'wasi', architecture: 'wasm' } },
+        ],
+        DOCKER_LIST,
+      )
+      return { digest: idx.digest, pinnedDigest: spin.digest, format: DOCKER_LIST }
+    },
+  },
+}
+
+export interface PushSamplesOptions {
+  /** Credentials when the registry needs auth for pushes. */
+  credentials?: PushCredentials
+  /** Repository prefix (default `samples`). */
+  prefix?: string
+  /** Tag (default `v1`). */
+  tag?: string
+  /** Only these samples (default all). */
+  only?: readonly SampleName[]
+}
+
+/** Pushes every sample (or `only`) to `registryHost` (plain HTTP) and describes them. */
+export async function pushSampleImages(registryHost: string, opts: PushSamplesOptions = {}): Promise<Record<SampleName, SampleImage>> {
+  const pusher = new Pusher(registryHost, opts.credentials)
+  const prefix = opts.prefix ?? 'samples'
+  const tag = opts.tag ?? 'v1'
+  const out: Partial<Record<SampleName, SampleImage>> = {}
+  for (const name of opts.only ?? SAMPLE_NAMES) {
+    const b = BUILDERS[name]
+    const repoPath = `${prefix}/${name}`
+    const r = await b.build(pusher, repoPath, tag)
+    out[name] = {
+      name,
+      ref: `${registryHost}/${repoPath}:${tag}`,
+      repository: `${registryHost}/${repoPath}`,
+      digest: r.digest,
+      pinnedDigest: r.pinnedDigest,
+      expected: { ...b.expected, format: r.format },
+    }
+  }
+  return out as Record<SampleName, SampleImage>
+}
+
+/** The expectations without pushing (for documentation or pure tests). */
+export function sampleExpectations(): Record<SampleName, Omit<SampleExpectation, 'format'>> {
+  return Object.fromEntries(SAMPLE_NAMES.map((n) => [n, BUILDERS[n].expected])) as Record<SampleName, Omit<SampleExpectation, 'format'>>
+}
