@@ -1,4 +1,5 @@
 // Test helpers for cluster facts: node / RuntimeClass builders and a policy.
+import { join } from 'node:path'
 import type { Policy } from '../../../src/policy/types.js'
 import type { PodScheduling, RuntimeClassInfo, Taint } from '../../../src/facts/types.js'
 import type { NodeSummary } from '../../../src/facts/cluster/node-summary.js'
@@ -62,3 +63,10 @@ export function nodeJson(name: string, o: {
     status,
   }
 }
+
+/** The seed-tutorial cluster (6 nodes, wasm1 and spin-test) and its expected messages. */
+export const SEED_FILE = join(import.meta.dirname, '../../fixtures/cluster/seed-cluster.yaml')
+export const SEED_WASM1 =
+  '1/6 nodes can run RuntimeClass wasm1 (handler wasmtime): 1 is not ready, 1 is cordoned, 1 lacks the wasmtime shim, 2 do not match nodeSelector wasmtime-enabled=yes'
+export const SEED_SPIN =
+  '1/6 nodes can run RuntimeClass spin-test (handler spin): 1 is not ready, 1 is cordoned, 1 lacks the spin shim, 1 does not match nodeSelector spin=yes, 1 has untolerated taint wasm=true:NoSchedule'
