@@ -163,16 +163,19 @@ t.test('certManager permutation: ServiceMonitor, PrometheusRule and dashboard', 
   t.equal(sm.metadata.labels.release, 'prometheus')
   const rule = one(docs, 'PrometheusRule')
   const alerts = rule.spec.groups[0].rules.map((r: { alert: string }) => r.alert)
-  t.same(alerts, ['WasmAdmissionSlow', 'WasmAdmissionHighDenialRate', 'WasmAdmissionStaleCache', 'WasmAdmissionPolicyReloadErrors'])
+  t.same(alerts, ['WasmAdmissionSlow', 'WasmAdmissionHighDenialRate', 'WasmAdmissionStaleCache', 'WasmAdmissionPolicyReloadErrors', 'WasmAdmissionCertificateExpiring', 'WasmAdmissionNoReadyReplica'])
   const exprs = rule.spec.groups[0].rules.map((r: { expr: string }) => r.expr).join('\n')
   for (const metric of [
     'wasm_admission_request_duration_seconds_bucket',
     'wasm_admission_requests_total',
     'wasm_admission_informer_last_sync_timestamp_seconds',
     'wasm_admission_policy_reload_errors_total',
+    'wasm_admission_tls_certificate_not_after_timestamp_seconds',
+    'wasm_admission_ready',
   ]) {
     t.match(exprs, metric, `alerts use ${metric}`)
   }
+  t.match(exprs, '< 1814400', 'certificate expiry threshold: 21 days in seconds')
   const dash = one(docs, 'ConfigMap', 'wa-wasm-admission-dashboard')
   t.equal(dash.metadata.labels.grafana_dashboard, '1')
   const json = JSON.parse(dash.data['wasm-admission.json'])
