@@ -550,16 +550,16 @@ export class RegistryClient {
         if (url.protocol !== 'https:' && url.protocol !== 'http:') {
           throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `unsupported scheme ${url.protocol}`])
         }
-        if (url.protocol === 'http:' && !this.plainHttp.has(url.host)) {
-          if (hop === 0) throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `plain HTTP to ${url.host} is not allowed (not listed by the operator)`])
-          throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `redirect to plain HTTP ${redact(url)} refused`])
-        }
         try {
           this.guard.checkLiteral(url.hostname)
         } catch (e) {
           code = 'blocked'
           const hb = e as HostBlockedError
           throw new WasmAdmissionError('WA_ERR_IMAGE_HOST_BLOCKED', [url.host, hop > 0 ? `redirect from ${start.host} to ${hb.detail}` : hb.detail])
+        }
+        if (url.protocol === 'http:' && !this.plainHttp.has(url.host)) {
+          if (hop === 0) throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `plain HTTP to ${url.host} is not allowed (not listed by the operator)`])
+          throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `redirect to plain HTTP ${redact(url)} refused`])
         }
         if (seen.has(url.href)) throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `redirect loop at ${redact(url)}`])
         seen.add(url.href)
