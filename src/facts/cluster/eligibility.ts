@@ -202,9 +202,9 @@ export function checkNode(node: NodeSummary, rc: RuntimeClassInfo, pod: PodSched
   const failure = st.failure ?? checkNodePod(node, pod, effectiveTolerations(rc, pod))
   if (!failure) return { node: node.name, eligible: true, shim: st.shim, detail: `eligible (shim: ${st.shim.detail})` }
   let detail = describeFailure(failure, rc)
-  if (failure.code === 'noShim' || (failure.code === 'rcNodeSelector' && st.shim.evidence === 'runtimeClassNodeSelector')) {
-    detail += ` (${st.shim.detail})`
-  }
+  if (failure.code === 'noShim') detail += ` (${st.shim.detail})`
+  else if (failure.code === 'rcNodeSelector' && st.shim.evidence === 'runtimeClassNodeSelector') detail += ' (and nothing else shows the shim)'
+  else if (failure.code === 'notReady' || failure.code === 'cordoned') detail += `; shim: ${st.shim.present ? st.shim.detail : 'not shown'}`
   return { node: node.name, eligible: false, failure, shim: st.shim, detail }
 }
 

@@ -1,0 +1,224 @@
+/**
+ * `wasm-admission nodes [--kubeconfig K | --cluster FILE] [--policy P] [--runtime-class NAME]
+ *                       [--output text|json] [--timeout SECONDS]`
+ *
+ * Prints, for each RuntimeClass, every node and why it can or cannot run a pod of that
+ * RuntimeClass (a pod with no nodeSelector, affinity or tolerations of its own), with the same
+ * scheduler-style summary the webhook uses in denials. Facts come from a live cluster (one sync of
+ * the informers) or from a YAML file of Nodes, RuntimeClasses and Namespaces.
+ * Exit status: 0 on success, 1 when the cluster facts cannot be read, 2 on usage errors.
+ * Does not touch `process`: io is passed in.
+ */
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import type { Policy } from '../policy/types.js'
+import { defaultPolicy } from '../policy/defaults.js'
+import { parsePolicy } from '../policy/load.js'
+import { FileClusterSource } from '../facts/cluster/cluster-file.js'
+import type { IndexSnapshot } from '../facts/cluster/cluster-index.js'
+import { InformerClusterSource } from '../facts/cluster/informers.js'
+import { loadKubeConfig } from '../facts/cluster/kubeconfig.js'
+import { formatSelector, formatTaint, type NodeSummary } from '../facts/cluster/node-summary.js'
+import { NO_POD_CONSTRAINTS } from '../facts/cluster/eligibility.js'
+import type { RuntimeClassInfo, Taint, Toleration } from '../facts/types.js'
+
+export interface NodesIo {
+  stdout(s: string): void
+  stderr(s: string): void
+  env: Record<string, string | undefined>
+}
+
+export const NODES_USAGE = `Usage: wasm-admission nodes [options]
+
+Shows which nodes can run which RuntimeClass, and why each node can or cannot.
+
+Options:
+      --kubeconfig FILE      read a live cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+      --cluster FILE         read Nodes, RuntimeClasses and Namespaces from a YAML file instead
+      --policy FILE          policy file (shim labels, trust in RuntimeClass nodeSelectors)
+      --runtime-class NAME   only this RuntimeClass (repeatable)
+  -o, --output text|json     output format (default: text)
+      --timeout SECONDS      how long to wait for a live cluster's caches (default: 30)
+  -h, --help                 show this help
+`
+
+/** One element of `runtimeClasses` in the JSON output. */
+export interface NodesRuntimeClassResult {
+  name: string
+  handler: string
+  nodeSelector: Record<string, string>
+  tolerations: Toleration[]
+  totalNodes: number
+  eligibleNodes: number
+  /** Scheduler-style summary, as in the webhook's denials. */
+  message: string
+  nodes: Array<{
+    name: string
+    eligible: boolean
+    /** First failing check (notReady, cordoned, noShim, rcNodeSelector, taint, ...), null when eligible. */
+    reason: string | null
+    detail: string
+    /** What says the node has (or lacks) the shim: runtimeHandlers, label, runtimeClassNodeSelector, none. */
+    shimEvidence: string
+  }>
+}
+
+export interface NodesOutput {
+  source: string
+  nodes: Array<{ name: string; ready: boolean; unschedulable: boolean; runtimeHandlers: string[] | null; taints: Taint[]; labels: Record<string, string> }>
+  runtimeClasses: NodesRuntimeClassResult[]
+}
+
+export function buildNodesOutput(snapshot: IndexSnapshot, source: string, only: string[] = []): { output: NodesOutput; missing: string[] } {
+  const all = snapshot.runtimeClasses()
+  const missing = only.filter((n) => !all.some((r) => r.name === n))
+  const rcs = only.length > 0 ? all.filter((r) => only.includes(r.name)) : all
+  const runtimeClasses = rcs.map((rc): NodesRuntimeClassResult => {
+    const e = snapshot.eligibility(rc.name, NO_POD_CONSTRAINTS)
+    const checks = snapshot.checkNodes(rc.name, NO_POD_CONSTRAINTS) ?? []
+    return {
+      name: rc.name,
+      handler: rc.handler,
+      nodeSelector: rc.nodeSelector,
+      tolerations: rc.tolerations,
+      totalNodes: e.totalNodes,
+      eligibleNodes: e.eligibleNodes,
+      message: e.message,
+      nodes: checks.map((c) => ({ name: c.node, eligible: c.eligible, reason: c.failure?.code ?? null, detail: c.detail, shimEvidence: c.shim.evidence })),
+    }
+  })
+  const nodes = snapshot.nodes().map((n: NodeSummary) => ({
+    name: n.name,
+    ready: n.ready,
+    unschedulable: n.unschedulable,
+    runtimeHandlers: n.runtimeHandlers,
+    taints: n.taints,
+    labels: n.labels,
+  }))
+  return { output: { source, nodes, runtimeClasses }, missing }
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd())
+}
+
+function describeRc(rc: Pick<RuntimeClassInfo, 'handler' | 'nodeSelector' | 'tolerations'>): string {
+  const parts = [`handler ${rc.handler}`]
+  parts.push(Object.keys(rc.nodeSelector).length > 0 ? `nodeSelector ${formatSelector(rc.nodeSelector)}` : 'no nodeSelector')
+  if (rc.tolerations.length > 0) parts.push(`${rc.tolerations.length} toleration(s)`)
+  return parts.join(', ')
+}
+
+export function renderNodesText(out: NodesOutput): string {
+  const lines: string[] = [`Cluster: ${out.source}: ${out.nodes.length} nodes, ${out.runtimeClasses.length} RuntimeClasses shown`]
+  if (out.nodes.length > 0) {
+    lines.push('', 'Nodes:')
+    const rows = [['NAME', 'READY', 'SCHEDULABLE', 'RUNTIME HANDLERS', 'TAINTS']]
+    for (const n of out.nodes) {
+      rows.push([
+        n.name,
+        n.ready ? 'yes' : 'no',
+        n.unschedulable ? 'no (cordoned)' : 'yes',
+        n.runtimeHandlers === null ? '(not reported)' : n.runtimeHandlers.map((h) => (h === '' ? '""' : h)).join(','),
+        n.taints.length > 0 ? n.taints.map(formatTaint).join(',') : '-',
+      ])
+    }
+    lines.push(...table(rows).map((l) => `  ${l}`))
+  }
+  if (out.runtimeClasses.length === 0) lines.push('', 'No RuntimeClasses.')
+  for (const rc of out.runtimeClasses) {
+    lines.push('', `RuntimeClass ${rc.name} (${describeRc(rc)})`, `  ${rc.message}`)
+    if (rc.nodes.length > 0) {
+      const rows = [['NODE', 'ELIGIBLE', 'WHY']]
+      for (const n of rc.nodes) rows.push([n.name, n.eligible ? 'yes' : 'no', n.detail])
+      lines.push(...table(rows).map((l) => `  ${l}`))
+    }
+  }
+  lines.push('', 'Eligibility is for a pod with no nodeSelector, affinity or tolerations of its own.')
+  return lines.join('\n') + '\n'
+}
+
+export async function runNodes(argv: string[], io: NodesIo): Promise<number> {
+  let values: { kubeconfig?: string; cluster?: string; policy?: string; 'runtime-class'?: string[]; output?: string; timeout?: string; help?: boolean }
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        kubeconfig: { type: 'string' },
+        cluster: { type: 'string' },
+        policy: { type: 'string' },
+        'runtime-class': { type: 'string', multiple: true },
+        output: { type: 'string', short: 'o', default: 'text' },
+        timeout: { type: 'string', default: '30' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (e) {
+    io.stderr(`wasm-admission nodes: ${(e as Error).message}\n\n${NODES_USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    io.stdout(NODES_USAGE)
+    return 0
+  }
+  const usage = (msg: string): number => {
+    io.stderr(`wasm-admission nodes: ${msg}\n\n${NODES_USAGE}`)
+    return 2
+  }
+  if (values.output !== 'text' && values.output !== 'json') return usage(`--output must be text or json, not ${JSON.stringify(values.output)}`)
+  if (values.kubeconfig && values.cluster) return usage('--kubeconfig and --cluster are mutually exclusive')
+  const timeoutS = Number(values.timeout)
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) return usage(`--timeout must be a positive number of seconds`)
+
+  let policy: Policy
+  try {
+    policy = values.policy ? parsePolicy(await readFile(values.policy, 'utf8'), values.policy) : defaultPolicy()
+  } catch (e) {
+    io.stderr(`wasm-admission nodes: ${(e as Error).message}\n`)
+    return values.policy && (e as NodeJS.ErrnoException).code === 'ENOENT' ? 2 : 1
+  }
+
+  let snapshot: IndexSnapshot
+  let source: string
+  if (values.cluster) {
+    try {
+      const file = await FileClusterSource.fromFile(values.cluster, () => policy)
+      snapshot = file.snapshot()
+      source = `cluster file ${values.cluster}`
+      if (file.contents.ignored.length > 0) io.stderr(`wasm-admission nodes: ignored ${file.contents.ignored.length} other document(s): ${file.contents.ignored.join(', ')}\n`)
+    } catch (e) {
+      io.stderr(`wasm-admission nodes: ${(e as Error).message}\n`)
+      return 1
+    }
+  } else {
+    let informers: InformerClusterSource
+    try {
+      const { kubeConfig, origin } = loadKubeConfig(values.kubeconfig, io.env)
+      source = `${origin} (${kubeConfig.getCurrentCluster()?.server ?? '?'})`
+      informers = new InformerClusterSource({ kubeConfig, policy: () => policy, startWaitMs: timeoutS * 1000, backoffMaxMs: 5000 })
+    } catch (e) {
+      io.stderr(`wasm-admission nodes: ${(e as Error).message}\n`)
+      return 1
+    }
+    try {
+      await informers.start()
+      if (!informers.synced()) {
+        io.stderr(`wasm-admission nodes: cluster caches did not sync within ${timeoutS} s: ${informers.readiness().detail}\n`)
+        return 1
+      }
+      snapshot = informers.snapshot()
+    } finally {
+      await informers.stop()
+    }
+  }
+
+  const { output, missing } = buildNodesOutput(snapshot, source, values['runtime-class'] ?? [])
+  io.stdout(values.output === 'json' ? JSON.stringify(output, null, 2) + '\n' : renderNodesText(output))
+  if (missing.length > 0) {
+    io.stderr(`wasm-admission nodes: RuntimeClass not found: ${missing.join(', ')}\n`)
+    return 1
+  }
+  return 0
+}
