@@ -176,6 +176,7 @@ t.test('certManager permutation: ServiceMonitor, PrometheusRule and dashboard', 
     t.match(exprs, metric, `alerts use ${metric}`)
   }
   t.match(exprs, '< 1814400', 'certificate expiry threshold: 21 days in seconds')
+  t.match(exprs, 'decision=~"denied|error"', 'denials use the decision labels the webhook emits (src/pipeline.ts outcomes)')
   const dash = one(docs, 'ConfigMap', 'wa-wasm-admission-dashboard')
   t.equal(dash.metadata.labels.grafana_dashboard, '1')
   const json = JSON.parse(dash.data['wasm-admission.json'])
