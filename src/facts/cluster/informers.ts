@@ -16,8 +16,10 @@
  *  - a watchdog: a loop that has made no progress (no connect, list, event or recorded failure)
  *    for watchdogMs is torn down and restarted. It is based on connects and lists, not on events,
  *    because RuntimeClasses and Namespaces may see no event for days;
- *  - readiness false until every kind has synced once, and when a kind's list/watch has been
- *    failing for longer than staleAfterMs; the detail names the kind and since when.
+ *  - readiness false until every kind has synced once, and when a kind has had no working watch
+ *    (errors since the last successful watch connect; a list that succeeds while every watch
+ *    fails does not count as recovery) for longer than staleAfterMs; the detail names the kind
+ *    and since when.
  */
 import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
@@ -311,7 +313,6 @@ class Reflector {
     const now = this.src.now()
     this.lastListOkAt = now
     this.lists++
-    this.recordSuccess()
     this.src.metrics?.lastSync.set({ kind: this.kind }, now / 1000)
     const first = !this.synced
     this.synced = true
