@@ -4,7 +4,7 @@
  * real registry cannot (429, malformed JSON, digest mismatch, redirects, stalls, >4 MiB manifests).
  * (401 without credentials is in auth.test.ts, against the real registry with htpasswd.)
  */
-import t from 'tap'
+import t, { type TAP } from 'tap'
 import { createHash } from 'node:crypto'
 import { ImageInspector, standaloneContext } from '../../../src/facts/images/inspector.js'
 import type { ImageFact, UnknownImageFact } from '../../../src/facts/types.js'
@@ -12,6 +12,9 @@ import { startFaultServer, type FaultServer } from '../../harness/fault-server.j
 import { bytesOf, Pusher } from '../../harness/push.js'
 import { registryAvailable, startRegistry, type RegistryHandle } from '../../harness/registry.js'
 import { pushSampleImages } from '../../harness/sample-images.js'
+
+/** The assertions a helper uses (a subtest has them too). */
+type Asserts = Pick<TAP, 'equal' | 'match' | 'ok'>
 
 if (!registryAvailable()) throw new Error('docker-registry is not installed: run scripts/install-system-deps.sh')
 
@@ -80,7 +83,7 @@ function inspector(): ImageInspector {
   return new ImageInspector({ plainHttp: [reg.host, faults.host], ssrf: { allow: ['127.0.0.0/8'] }, cache: false, limits: { requestTimeoutMs: 20_000 } })
 }
 
-async function expectUnknown(t: Tap.Test, image: string, code: string, reason: RegExp, deadlineMs = 10_000): Promise<UnknownImageFact> {
+async function expectUnknown(t: Asserts, image: string, code: string, reason: RegExp, deadlineMs = 10_000): Promise<UnknownImageFact> {
   const insp = inspector()
   try {
     const f: ImageFact = await insp.lookup(image, standaloneContext(AbortSignal.timeout(deadlineMs)))
@@ -95,9 +98,6 @@ async function expectUnknown(t: Tap.Test, image: string, code: string, reason: R
   }
 }
 
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
-}
 
 t.test('registry down (real registry, stopped)', async (t) => {
   const dead = await startRegistry()

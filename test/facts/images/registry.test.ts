@@ -2,13 +2,16 @@
  * The inspector against a real registry (docker-registry 2.8 on loopback) holding every sample
  * packaging style; request coalescing counted at a proxy in front of it; mirrors; metrics.
  */
-import t from 'tap'
+import t, { type TAP } from 'tap'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { Registry } from 'prom-client'
 import { ImageInspector, standaloneContext } from '../../../src/facts/images/inspector.js'
 import type { ImageFact, WasmImageFact } from '../../../src/facts/types.js'
 import { registryAvailable, startRegistry, type RegistryHandle } from '../../harness/registry.js'
 import { pushSampleImages, SAMPLE_NAMES, type SampleImage, type SampleName } from '../../harness/sample-images.js'
+
+/** The assertions a helper uses (a subtest has them too). */
+type Asserts = Pick<TAP, 'equal' | 'match' | 'ok'>
 
 if (!registryAvailable()) throw new Error('docker-registry is not installed: run scripts/install-system-deps.sh')
 
@@ -25,7 +28,7 @@ const ctx = (): ReturnType<typeof standaloneContext> => standaloneContext(AbortS
 const newInspector = (extra: ConstructorParameters<typeof ImageInspector>[0] = {}): ImageInspector =>
   new ImageInspector({ plainHttp: [reg.host], ssrf: { allow: ['127.0.0.0/8'] }, ...extra })
 
-function check(t: Tap.Test, f: ImageFact, s: SampleImage, image: string): void {
+function check(t: Asserts, f: ImageFact, s: SampleImage, image: string): void {
   t.equal(f.image, image, 'image as written')
   t.equal(f.kind, s.expected.kind, `${s.name}: ${JSON.stringify(f)}`)
   if (f.kind === 'unknown') return
@@ -38,9 +41,6 @@ function check(t: Tap.Test, f: ImageFact, s: SampleImage, image: string): void {
   }
 }
 
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
-}
 
 t.test('every sample packaging style, by tag', async (t) => {
   const insp = newInspector({ cache: false })
