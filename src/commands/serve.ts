@@ -32,6 +32,8 @@ export interface ServeIO {
   logDestination?: DestinationStream
   /** Monotonic clock in ms. */
   now?: () => number
+  /** Called once the health port listens (before the webhook port, which waits for a certificate). */
+  onHealthListening?: (port: number) => void
   /** Builds the facts sources; the default builds the registry inspector and the informers. */
   factsSources?: (opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy }) => Promise<FactsSources>
 }
@@ -107,6 +109,7 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
   ]
   const health = buildHealthApp({ checks, metrics })
   await health.listen({ port: opts.healthPort, host: opts.host })
+  io.onHealthListening?.(portOf(health))
 
   const sources = await (io.factsSources ?? defaultFactsSources)(opts, { logger, metrics, policy: () => policy.current() })
   checks.push({ name: 'images', check: () => sources.images.readiness() }, { name: 'cluster', check: () => sources.cluster.readiness() })
