@@ -58,14 +58,15 @@ is_built() { # <out dir> <stamp> <binaries...>
   local b; for b in "$@"; do [[ -x "$dir/$b" ]] || return 1; done
 }
 
-go_build() { # <wrapper dir> <out dir> <stamp> <ldflags> <packages...>
-  local mod="$1" out="$2" stamp="$3" ldflags="$4"; shift 4
+go_build() { # <wrapper dir> <out dir> <stamp> <ldflags> <rename "from:to" or ""> <packages...>
+  local mod="$1" out="$2" stamp="$3" ldflags="$4" rename="$5"; shift 5
   command -v go >/dev/null || { log "go toolchain not found (need Go >= 1.26)"; exit 1; }
   local tmp; tmp="$(mktemp -d "$TOOLS/.build.XXXXXX")"
   log "building $* ($(go env GOVERSION)) -> $out"
   local start=$SECONDS
   ( cd "$mod" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" \
       go build -trimpath -ldflags "$ldflags" -o "$tmp/" "$@" ) || { rm -rf "$tmp"; log "build failed: $*"; exit 1; }
+  [[ -n "$rename" ]] && mv "$tmp/${rename%%:*}" "$tmp/${rename#*:}"
   echo "$stamp" > "$tmp/.stamp"
   rm -rf "$out"; mv "$tmp" "$out"
   log "built in $((SECONDS - start))s: $(ls "$out" | tr '\n' ' ')"
@@ -82,15 +83,15 @@ s="$(stamp_for "$HARNESS/go/k8s" "$K8S_LDFLAGS")"
 if ! is_built "$K8S_DIR" "$s" kube-apiserver kube-controller-manager kubectl; then
   check_module_version "$HARNESS/go/k8s" k8s.io/kubernetes "$K8S_VERSION"
   check_module_version "$HARNESS/go/k8s" k8s.io/apiserver "$K8S_STAGING_VERSION"
-  go_build "$HARNESS/go/k8s" "$K8S_DIR" "$s" "$K8S_LDFLAGS" \
+  go_build "$HARNESS/go/k8s" "$K8S_DIR" "$s" "$K8S_LDFLAGS" "" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 fi
 
 s="$(stamp_for "$HARNESS/go/etcd" "$ETCD_LDFLAGS")"
 if ! is_built "$ETCD_DIR" "$s" etcd; then
   check_module_version "$HARNESS/go/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
-  go_build "$HARNESS/go/etcd" "$ETCD_DIR" "$s" "$ETCD_LDFLAGS" go.etcd.io/etcd/server/v3
-  mv "$ETCD_DIR/v3" "$ETCD_DIR/etcd"   # go build names the binary after the last path element
+  # go build names the binary "server" (module path minus the /v3 suffix)
+  go_build "$HARNESS/go/etcd" "$ETCD_DIR" "$s" "$ETCD_LDFLAGS" server:etcd go.etcd.io/etcd/server/v3
 fi
 
 s="$(stamp_for "$HARNESS/go/helm" "$HELM_LDFLAGS_BASE")"
@@ -102,7 +103,7 @@ if ! is_built "$HELM_DIR" "$s" helm; then
   for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
     helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$cg_minor"
   done
-  go_build "$HARNESS/go/helm" "$HELM_DIR" "$s" "$helm_ldflags" helm.sh/helm/v3/cmd/helm
+  go_build "$HARNESS/go/helm" "$HELM_DIR" "$s" "$helm_ldflags" "" helm.sh/helm/v3/cmd/helm
 fi
 
 env_out="KUBE_APISERVER=$K8S_DIR/kube-apiserver
