@@ -2,12 +2,20 @@
 /**
  * The composition root of the command line: the only module that touches `process`.
  */
-import { runServe } from './commands/serve.js'
 
 type Command = (argv: string[], io: { env: Record<string, string | undefined>; stdout: (s: string) => void; stderr: (s: string) => void }) => Promise<number>
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  serve: { summary: 'run the admission webhook (HTTPS /mutate and /validate, plain-HTTP health and metrics)', load: async () => (argv, io) => runServe(argv, { ...io, signals: process }) },
+  serve: {
+    summary: 'run the admission webhook (HTTPS /mutate and /validate, plain-HTTP health and metrics)',
+    load: async () => {
+      const { runServe } = await import('./commands/serve.js')
+      return (argv, io) => runServe(argv, { ...io, signals: process })
+    },
+  },
+  inspect: { summary: 'inspect images in their registries: Wasm or Linux, which runtime, with evidence', load: async () => (await import('./commands/inspect.js')).runInspect },
+  check: { summary: 'show what the webhook would do with the Pods and workloads in a file', load: async () => (await import('./commands/check.js')).runCheck },
+  nodes: { summary: 'list RuntimeClasses by nodes, with why each node can or cannot run them', load: async () => (await import('./commands/nodes.js')).runNodes },
 }
 
 export function usage(): string {

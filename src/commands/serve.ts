@@ -15,6 +15,14 @@ import { buildHealthApp, readinessOf, type HealthCheck } from '../http/health-ap
 import { NoClusterFacts, UninspectedImages } from '../facts/placeholders.js'
 import type { ClusterFactsSource, ImageFactsSource } from '../facts/types.js'
 import type { Policy } from '../policy/types.js'
+import type { KubeConfig } from '@kubernetes/client-node'
+import { loadKubeConfig } from '../facts/cluster/kubeconfig.js'
+import { InformerClusterSource } from '../facts/cluster/informers.js'
+import { ImageInspector } from '../facts/images/inspector.js'
+import { loadHostsDir } from '../facts/images/hosts.js'
+import { ChainCredentialProvider, FileCredentialProvider, SecretCredentialProvider, type CredentialProvider } from '../facts/images/credentials.js'
+import { KubeSecretReaders } from '../facts/images/k8s-readers.js'
+import { loadRegistryConfig } from '../config/registry-config.js'
 import { isWasmAdmissionError } from '../errors.js'
 
 export interface FactsSources {
@@ -35,7 +43,7 @@ export interface ServeIO {
   /** Called once the health port listens (before the webhook port, which waits for a certificate). */
   onHealthListening?: (port: number) => void
   /** Builds the facts sources; the default builds the registry inspector and the informers. */
-  factsSources?: (opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy }) => Promise<FactsSources>
+  factsSources?: (opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy; env: Record<string, string | undefined> }) => Promise<FactsSources>
 }
 
 export interface RunningServer {
@@ -52,12 +60,33 @@ export interface RunningServer {
   closed: Promise<void>
 }
 
-/** Default facts sources: placeholders that say what they do not know (replaced by later wiring). */
-export async function defaultFactsSources(opts: ServeOptions): Promise<FactsSources> {
-  return {
-    images: new UninspectedImages(opts.noRegistry ? 'image inspection disabled by --no-registry' : 'image inspection is not configured'),
-    cluster: new NoClusterFacts(),
+/**
+ * Default facts sources: the registry inspector (unless --no-registry) and the informer-backed
+ * cluster view (unless --no-cluster). What is switched off is replaced by a source that says so.
+ */
+export async function defaultFactsSources(opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy; env: Record<string, string | undefined> }): Promise<FactsSources> {
+  let kubeConfig: KubeConfig | undefined
+  if (!opts.noCluster || opts.readPullSecrets) kubeConfig = loadKubeConfig(opts.kubeconfig, ctx.env).kubeConfig
+  let images: ImageFactsSource = new UninspectedImages('image inspection disabled by --no-registry')
+  if (!opts.noRegistry) {
+    const { options, hostsDir } = opts.registryConfig ? loadRegistryConfig(opts.registryConfig) : { options: {}, hostsDir: undefined }
+    const providers: CredentialProvider[] = []
+    if (opts.registryCredentials) providers.push(new FileCredentialProvider(opts.registryCredentials))
+    if (opts.readPullSecrets && kubeConfig) {
+      const readers = new KubeSecretReaders(kubeConfig)
+      providers.push(new SecretCredentialProvider(readers.secrets, readers.serviceAccounts, (message) => ctx.logger.warn({ code: 'WA_ERR_IMAGE_UNAUTHORIZED' }, message)))
+    }
+    images = new ImageInspector({
+      ...options,
+      ...(hostsDir ? { hosts: await loadHostsDir(hostsDir) } : {}),
+      ...(providers.length > 0 ? { credentials: new ChainCredentialProvider(providers) } : {}),
+      metricsRegistry: ctx.metrics.registry,
+    })
   }
+  const cluster: ClusterFactsSource = opts.noCluster || !kubeConfig
+    ? new NoClusterFacts()
+    : new InformerClusterSource({ kubeConfig, policy: ctx.policy, logger: ctx.logger, metrics: ctx.metrics.registry })
+  return { images, cluster }
 }
 
 function portOf(app: FastifyInstance): number {
@@ -107,12 +136,18 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
     { name: 'tls', check: () => certificates.readiness() },
     { name: 'policy', check: () => policy.readiness() },
   ]
+  let sources: FactsSources
+  try {
+    sources = await (io.factsSources ?? defaultFactsSources)(opts, { logger, metrics, policy: () => policy.current(), env: io.env })
+  } catch (e) {
+    policy.close()
+    certificates.close()
+    throw e
+  }
+  checks.push({ name: 'images', check: () => sources.images.readiness() }, { name: 'cluster', check: () => sources.cluster.readiness() })
   const health = buildHealthApp({ checks, metrics })
   await health.listen({ port: opts.healthPort, host: opts.host })
   io.onHealthListening?.(portOf(health))
-
-  const sources = await (io.factsSources ?? defaultFactsSources)(opts, { logger, metrics, policy: () => policy.current() })
-  checks.push({ name: 'images', check: () => sources.images.readiness() }, { name: 'cluster', check: () => sources.cluster.readiness() })
   await sources.cluster.start?.()
 
   await waitForCertificate(certificates, pollMs, () => shuttingDown)
