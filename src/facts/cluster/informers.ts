@@ -28,7 +28,8 @@ import { fetch, type Dispatcher } from 'undici'
 import type { ClusterFactsSource, Readiness } from '../types.js'
 import type { Policy } from '../../policy/types.js'
 import { ClusterIndex, type IndexSnapshot, type ReplaceResult } from './cluster-index.js'
-import { stringMap, summarizeNode } from './node-summary.js'
+import { stringMap, summarizeNode, type NodeSummary } from './node-summary.js'
+import type { RuntimeClassInfo } from '../types.js'
 import { summarizeRuntimeClass } from './runtime-class-summary.js'
 
 export const INFORMER_KINDS = ['nodes', 'runtimeclasses', 'namespaces'] as const
@@ -53,7 +54,7 @@ export interface InformerClusterSourceOptions {
   /** Backoff after errors: base and cap. Default 1 s and 30 s. */
   backoffBaseMs?: number
   backoffMaxMs?: number
-  /** Page size of lists. Default 500. */
+  /** Page size of lists. Default 100 (smaller pages keep the transient heap of a relist small). */
   pageSize?: number
   /** Per-request timeout of list pages. Default 60 s. */
   listTimeoutMs?: number
@@ -63,12 +64,14 @@ export interface InformerClusterSourceOptions {
   now?: () => number
 }
 
-interface KindSpec {
+interface KindSpec<S = any> {
   kind: InformerKind
   path: string
-  /** Applies a full list to the index. */
-  replace(items: unknown[]): ReplaceResult
-  upsert(obj: unknown): void
+  /** Reduces one object to what the index keeps; undefined drops it (no name). */
+  summarize(obj: unknown): S | undefined
+  /** Applies a full list (of summaries) to the index. */
+  replace(items: S[]): ReplaceResult
+  upsert(s: S): void
   remove(obj: unknown): void
 }
 
@@ -293,6 +296,7 @@ class Reflector {
   }
 
   private async list(gen: number, signal: AbortSignal): Promise<void> {
+    // Summaries only: each page's full objects become garbage as soon as the page is summarised.
     const items: unknown[] = []
     let cont = ''
     let rv = ''
@@ -304,7 +308,10 @@ class Reflector {
         metadata?: { continue?: string; resourceVersion?: string }
       }
       if (!this.alive(gen)) return
-      for (const it of body.items ?? []) items.push(it)
+      for (const it of body.items ?? []) {
+        const sum = this.spec.summarize(it)
+        if (sum !== undefined) items.push(sum)
+      }
       cont = body.metadata?.continue ?? ''
       rv = body.metadata?.resourceVersion ?? rv
     } while (cont)
@@ -399,9 +406,11 @@ class Reflector {
     this.lastEventAt = this.src.now()
     switch (ev.type) {
       case 'ADDED':
-      case 'MODIFIED':
-        this.spec.upsert(ev.object)
+      case 'MODIFIED': {
+        const sum = this.spec.summarize(ev.object)
+        if (sum !== undefined) this.spec.upsert(sum)
         break
+      }
       case 'DELETED':
         this.spec.remove(ev.object)
         break
@@ -455,7 +464,7 @@ export class InformerClusterSource implements ClusterFactsSource {
     this.watchTimeoutSeconds = opts.watchTimeoutSeconds ?? 300
     this.backoffBaseMs = opts.backoffBaseMs ?? 1000
     this.backoffMaxMs = opts.backoffMaxMs ?? 30_000
-    this.pageSize = opts.pageSize ?? 500
+    this.pageSize = opts.pageSize ?? 100
     this.listTimeoutMs = opts.listTimeoutMs ?? 60_000
     this.startWaitMs = opts.startWaitMs ?? 30_000
     const index = new ClusterIndex(opts.policy)
@@ -470,11 +479,12 @@ export class InformerClusterSource implements ClusterFactsSource {
         {
           kind: 'nodes',
           path: '/api/v1/nodes',
-          replace: (items) => index.replaceNodes(items.map(summarizeNode).filter((n) => n.name !== '')),
-          upsert: (o) => {
+          summarize: (o) => {
             const n = summarizeNode(o)
-            if (n.name) index.upsertNode(n)
+            return n.name ? n : undefined
           },
+          replace: (items: NodeSummary[]) => index.replaceNodes(items),
+          upsert: (n: NodeSummary) => index.upsertNode(n),
           remove: (o) => index.deleteNode(nameOf(o)),
         },
         this,
@@ -483,11 +493,12 @@ export class InformerClusterSource implements ClusterFactsSource {
         {
           kind: 'runtimeclasses',
           path: '/apis/node.k8s.io/v1/runtimeclasses',
-          replace: (items) => index.replaceRuntimeClasses(items.map(summarizeRuntimeClass).filter((r) => r.name !== '')),
-          upsert: (o) => {
+          summarize: (o) => {
             const r = summarizeRuntimeClass(o)
-            if (r.name) index.upsertRuntimeClass(r)
+            return r.name ? r : undefined
           },
+          replace: (items: RuntimeClassInfo[]) => index.replaceRuntimeClasses(items),
+          upsert: (r: RuntimeClassInfo) => index.upsertRuntimeClass(r),
           remove: (o) => index.deleteRuntimeClass(nameOf(o)),
         },
         this,
@@ -496,14 +507,12 @@ export class InformerClusterSource implements ClusterFactsSource {
         {
           kind: 'namespaces',
           path: '/api/v1/namespaces',
-          replace: (items) =>
-            index.replaceNamespaces(
-              items.map((o) => ({ name: nameOf(o), labels: stringMap((o as { metadata?: { labels?: unknown } })?.metadata?.labels) })).filter((n) => n.name !== ''),
-            ),
-          upsert: (o) => {
+          summarize: (o) => {
             const name = nameOf(o)
-            if (name) index.upsertNamespace(name, stringMap((o as { metadata?: { labels?: unknown } })?.metadata?.labels))
+            return name ? { name, labels: stringMap((o as { metadata?: { labels?: unknown } })?.metadata?.labels) } : undefined
           },
+          replace: (items: Array<{ name: string; labels: Record<string, string> }>) => index.replaceNamespaces(items),
+          upsert: (ns: { name: string; labels: Record<string, string> }) => index.upsertNamespace(ns.name, ns.labels),
           remove: (o) => index.deleteNamespace(nameOf(o)),
         },
         this,
