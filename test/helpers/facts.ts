@@ -55,3 +55,14 @@ export const SEED_RCS: RuntimeClassInfo[] = [
   { name: 'crun', handler: 'crun', nodeSelector: {}, tolerations: [] },
   { name: 'gvisor', handler: 'runsc', nodeSelector: {}, tolerations: [] },
 ]
+
+/** Asserts that fn throws an error satisfying pred (tap's t.throws takes a class, not a predicate). */
+export function throwsWith(t: import('tap').Test, fn: () => unknown, pred: (e: unknown) => boolean, msg: string): void {
+  try {
+    fn()
+  } catch (e) {
+    t.ok(pred(e), `${msg}: ${(e as Error)?.message}`)
+    return
+  }
+  t.fail(`${msg}: did not throw`)
+}
