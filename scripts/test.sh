@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: sets everything up (see scripts/lib/setup.sh), then
+# runs every tap test under test/ (unit, HTTP, registry, real apiserver, chart, end-to-end).
+# Extra arguments go to tap, e.g. `scripts/test.sh test/policy` runs one folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/setup.sh
+mkdir -p .tap
+log=.tap/last-run.tap
+set +e
+npx --no-install tap --reporter=tap "$@" > "$log" 2>&1
+status=$?
+set -e
+# Failures in full, then a one-line summary (tap's own counts of assertions).
+grep -nE '^\s*not ok ' "$log" | head -50 || true
+summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -1 || true)
+total=$(sed -nE 's/.*total: ([0-9]+).*/\1/p' <<<"$summary")
+pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
+fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary")
+files=$(grep -cE '^(not )?ok [0-9]+ - test/' "$log" || true)
+echo "test files: $files; full TAP output in $log"
+if [ -z "$total" ]; then
+  echo "tap printed no summary (exit $status)"
+  tail -40 "$log"
+  exit 1
+fi
+if [ "${skip:-0}" != "0" ]; then
+  echo "skipped assertions are not allowed: ${skip}"
+  status=1
+fi
+echo "assertions: ${pass:-0} passed, ${fail:-0} failed"
+exit "$status"
