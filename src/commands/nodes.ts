@@ -14,10 +14,8 @@ import { parseArgs } from 'node:util'
 import type { Policy } from '../policy/types.js'
 import { defaultPolicy } from '../policy/defaults.js'
 import { parsePolicy } from '../policy/load.js'
-import { FileClusterSource } from '../facts/cluster/cluster-file.js'
 import type { IndexSnapshot } from '../facts/cluster/cluster-index.js'
-import { InformerClusterSource } from '../facts/cluster/informers.js'
-import { loadKubeConfig } from '../facts/cluster/kubeconfig.js'
+import { loadClusterSnapshot } from './cluster-snapshot.js'
 import { formatSelector, formatTaint, type NodeSummary } from '../facts/cluster/node-summary.js'
 import { NO_POD_CONSTRAINTS } from '../facts/cluster/eligibility.js'
 import type { RuntimeClassInfo, Taint, Toleration } from '../facts/types.js'
@@ -182,36 +180,18 @@ export async function runNodes(argv: string[], io: NodesIo): Promise<number> {
 
   let snapshot: IndexSnapshot
   let source: string
-  if (values.cluster) {
-    try {
-      const file = await FileClusterSource.fromFile(values.cluster, () => policy)
-      snapshot = file.snapshot()
-      source = `cluster file ${values.cluster}`
-      if (file.contents.ignored.length > 0) io.stderr(`wasm-admission nodes: ignored ${file.contents.ignored.length} other document(s): ${file.contents.ignored.join(', ')}\n`)
-    } catch (e) {
-      io.stderr(`wasm-admission nodes: ${(e as Error).message}\n`)
-      return 1
-    }
-  } else {
-    let informers: InformerClusterSource
-    try {
-      const { kubeConfig, origin } = loadKubeConfig(values.kubeconfig, io.env)
-      source = `${origin} (${kubeConfig.getCurrentCluster()?.server ?? '?'})`
-      informers = new InformerClusterSource({ kubeConfig, policy: () => policy, startWaitMs: timeoutS * 1000, backoffMaxMs: 5000 })
-    } catch (e) {
-      io.stderr(`wasm-admission nodes: ${(e as Error).message}\n`)
-      return 1
-    }
-    try {
-      await informers.start()
-      if (!informers.synced()) {
-        io.stderr(`wasm-admission nodes: cluster caches did not sync within ${timeoutS} s: ${informers.readiness().detail}\n`)
-        return 1
-      }
-      snapshot = informers.snapshot()
-    } finally {
-      await informers.stop()
-    }
+  try {
+    ;({ snapshot, source } = await loadClusterSnapshot({
+      kubeconfig: values.kubeconfig,
+      clusterFile: values.cluster,
+      policy,
+      timeoutS,
+      env: io.env,
+      onIgnored: (ignored) => io.stderr(`wasm-admission nodes: ignored ${ignored.length} other document(s): ${ignored.join(', ')}\n`),
+    }))
+  } catch (e) {
+    io.stderr(`wasm-admission nodes: ${(e as Error).message}\n`)
+    return 1
   }
 
   const { output, missing } = buildNodesOutput(snapshot, source, values['runtime-class'] ?? [])
