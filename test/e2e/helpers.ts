@@ -1,0 +1,43 @@
+// Shared by the end-to-end tests (test/e2e/*.test.ts). Not a test file itself.
+import type { Test } from 'tap'
+import { e2eMissing, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
+
+/**
+ * Skip reason when the real parts are not built, or false. A missing dist/ build is always a failure
+ * (the test command builds first); missing tools are a failure under WASM_ADMISSION_REQUIRE_CLUSTER=1.
+ */
+export function e2eSkip(t: Test): string | false {
+  const missing = e2eMissing()
+  if (!missing) return false
+  if (missing.includes('npm run build') || process.env.WASM_ADMISSION_REQUIRE_CLUSTER === '1') {
+    t.fail(`end-to-end environment unavailable: ${missing}`)
+    return false
+  }
+  return missing
+}
+
+/** The pods of a Deployment (by its app label), once there are exactly `n`. */
+export async function waitForPods(env: E2EEnv, namespace: string, app: string, n: number): Promise<K8sObject[]> {
+  return waitFor(`${n} pods of ${namespace}/${app}`, async () => {
+    const pods = (await env.list('pods', namespace, `app=${app}`)).filter((p) => !p.metadata.deletionTimestamp)
+    return pods.length === n ? pods : undefined
+  }, 90_000)
+}
+
+/**
+ * A pod spec without the parts that differ between two otherwise identical creations (the random
+ * name of the projected ServiceAccount token volume).
+ */
+export function normalizedSpec(pod: K8sObject): K8sObject {
+  const spec = structuredClone(pod.spec) as K8sObject
+  const rename = (n: string): string => (n.startsWith('kube-api-access-') ? 'kube-api-access-*' : n)
+  for (const v of spec.volumes ?? []) v.name = rename(v.name)
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) for (const m of c.volumeMounts ?? []) m.name = rename(m.name)
+  return spec
+}
+
+/** Events of an object (involvedObject.name), newest last. */
+export async function eventsFor(env: E2EEnv, namespace: string, name: string): Promise<K8sObject[]> {
+  const items = await env.list('events', namespace)
+  return items.filter((e) => e.involvedObject?.name === name)
+}

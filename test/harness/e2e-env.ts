@@ -1,0 +1,618 @@
+/**
+ * The whole product on real parts, once per test file (and for the demo):
+ *
+ *   etcd + kube-apiserver + kube-controller-manager  (./control-plane.ts)
+ *   docker-registry holding every sample image      (./registry.ts, ./sample-images.ts)
+ *   the seed-tutorial cluster objects: 6 Nodes (status through nodes/status), RuntimeClasses
+ *   the webhook as a real child process             (node dist/src/cli.js serve, real TLS)
+ *   the chart installed with the real helm in url mode, caBundle = the test CA
+ *
+ *   const env = await startE2EEnv()
+ *   t.teardown(() => env.stop())
+ *   await env.apply(deployment, { namespace: 'demo' })
+ *
+ * Nothing here sleeps to synchronise: every wait polls a condition against a deadline.
+ * Ctrl-C / SIGTERM / SIGHUP and failures during start leave no process behind: the webhook runs in
+ * its own process group under `setpriv --pdeathsig KILL` and is killed synchronously by a signal
+ * handler; the registry (a plain child) is killed by pid from the same handler; the control plane
+ * has its own handlers (control-plane.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { stringify as toYaml } from 'yaml'
+import { startControlPlane, type ControlPlane, type KubectlOptions, type KubectlResult } from './control-plane.js'
+import { registryAvailable, startRegistry, type RegistryHandle } from './registry.js'
+import { pushSampleImages, type SampleImage, type SampleName } from './sample-images.js'
+import { missingTools, toolPaths } from './tools.js'
+import { issueServingCert, makeCa } from '../helpers/tls.js'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..')
+export const CLI = join(REPO_ROOT, 'dist/src/cli.js')
+export const CHART_DIR = join(REPO_ROOT, 'charts/wasm-admission')
+
+export const RELEASE = 'wasm-admission'
+export const RELEASE_NAMESPACE = 'wasm-admission'
+/** Label switching a namespace's mode (src/policy/types.ts MODE_LABEL). */
+export const MODE_LABEL = 'wasm-admission.io/mode'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type K8sObject = Record<string, any>
+
+// ------------------------------------------------------------------ the seed-tutorial cluster
+
+const RUNC = [{ name: '' }, { name: 'runc' }]
+
+/** The tutorial's 6 nodes: 2 runc only, 4 with wasmtime (2 of them also crun), 2 of those 4 also spin. */
+export const SEED_NODES: Array<{ name: string; labels: Record<string, string>; handlers: string[] }> = [
+  { name: 'node-runc-1', labels: {}, handlers: [] },
+  { name: 'node-runc-2', labels: {}, handlers: [] },
+  { name: 'node-wasm-1', labels: { 'wasmtime-enabled': 'yes' }, handlers: ['wasmtime', 'crun'] },
+  { name: 'node-wasm-2', labels: { 'wasmtime-enabled': 'yes' }, handlers: ['wasmtime', 'crun'] },
+  { name: 'node-spin-1', labels: { 'wasmtime-enabled': 'yes', spin: 'yes' }, handlers: ['wasmtime', 'spin'] },
+  { name: 'node-spin-2', labels: { 'wasmtime-enabled': 'yes', spin: 'yes' }, handlers: ['wasmtime', 'spin'] },
+]
+
+/** Toleration the `crun` RuntimeClass carries (merged into pods by the apiserver). */
+export const CRUN_TOLERATION = { key: 'wasm-admission.io/crun', operator: 'Exists', effect: 'NoSchedule' }
+/** Overhead of the `crun` RuntimeClass (set on pods by the apiserver). */
+export const CRUN_OVERHEAD = { cpu: '50m', memory: '32Mi' }
+
+/** The tutorial's RuntimeClasses plus `crun` (overhead, tolerations) and `slight-nowhere` (no node has slight). */
+export const SEED_RUNTIME_CLASSES: K8sObject[] = [
+  { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'wasm1' }, handler: 'wasmtime', scheduling: { nodeSelector: { 'wasmtime-enabled': 'yes' } } },
+  { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'spin-test' }, handler: 'spin', scheduling: { nodeSelector: { spin: 'yes' } } },
+  {
+    apiVersion: 'node.k8s.io/v1',
+    kind: 'RuntimeClass',
+    metadata: { name: 'crun' },
+    handler: 'crun',
+    overhead: { podFixed: CRUN_OVERHEAD },
+    scheduling: { nodeSelector: { 'wasmtime-enabled': 'yes' }, tolerations: [CRUN_TOLERATION] },
+  },
+  { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'slight-nowhere' }, handler: 'slight', scheduling: { nodeSelector: { slight: 'yes' } } },
+]
+
+export function seedNodeObjects(): { node: K8sObject; status: K8sObject }[] {
+  return SEED_NODES.map((n) => ({
+    node: {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...n.labels } },
+    },
+    status: {
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'e2e fake node (no kubelet)', lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
+      runtimeHandlers: [...RUNC, ...n.handlers.map((name) => ({ name }))],
+      capacity: { cpu: '4', memory: '8Gi', pods: '110' },
+      allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
+    },
+  }))
+}
+
+// ------------------------------------------------------------------ process bookkeeping
+
+const livePids = new Set<number>()
+const liveDirs = new Set<string>()
+let handlersInstalled = false
+
+function killPid(pid: number, group: boolean): void {
+  try {
+    process.kill(group ? -pid : pid, 'SIGKILL')
+  } catch {
+    /* gone */
+  }
+}
+
+function emergencyCleanup(): void {
+  for (const pid of livePids) {
+    killPid(pid, true)
+    killPid(pid, false)
+  }
+  livePids.clear()
+  for (const d of liveDirs) rmSync(d, { recursive: true, force: true })
+  liveDirs.clear()
+}
+
+function installHandlers(): void {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  process.on('exit', emergencyCleanup)
+  const handlers = {} as Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', () => void>
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    handlers[sig] = () => {
+      emergencyCleanup()
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(s, handlers[s])
+      handlersInstalled = false
+      // Re-raise so the process dies of the signal (control-plane.ts does the same for its part).
+      process.kill(process.pid, sig)
+    }
+    process.on(sig, handlers[sig])
+  }
+}
+
+/** Direct children of this process running `comm` (to find the registry's pid, which registry.ts does not expose). */
+function childPidsNamed(comm: string): number[] {
+  const out: number[] = []
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const name = stat.slice(stat.indexOf('(') + 1, close)
+      const ppid = Number(stat.slice(close + 2).split(' ')[1])
+      if (ppid === process.pid && name === comm.slice(0, 15)) out.push(Number(e))
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return out
+}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((res, rej) => {
+      const s = createServer()
+      s.unref()
+      s.on('error', rej)
+      s.listen(0, '127.0.0.1', () => res(s))
+    })),
+  )
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+  return ports
+}
+
+function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (r) => {
+      let body = ''
+      r.setEncoding('utf8').on('data', (d: string) => (body += d))
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }))
+      r.on('error', rej)
+    })
+    req.on('timeout', () => req.destroy(new Error(`timeout GET ${url}`)))
+    req.on('error', rej)
+    req.end()
+  })
+}
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<KubectlResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      rej(e)
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      res({ code: code ?? (signal ? 128 : 1), stdout, stderr })
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+/** Polls fn until it returns a truthy value; throws after the deadline with the last error. No fixed sleeps. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, deadlineMs = 60_000): Promise<T> {
+  const until = Date.now() + deadlineMs
+  let last: unknown
+  for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      const v = await fn()
+      if (v) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`)
+    await delay(wait) // poll interval, not synchronisation: the condition decides
+  }
+}
+
+// ------------------------------------------------------------------ the webhook process
+
+export interface WebhookProcess {
+  /** HTTPS admission port on 127.0.0.1. */
+  port: number
+  healthPort: number
+  /** https://127.0.0.1:<port> (what the chart's webhook.url is set to). */
+  url: string
+  logFile: string
+  pid(): number | undefined
+  running(): boolean
+  /** Starts the process (again, same ports/certs) and waits for /readyz. */
+  start(): Promise<void>
+  /** SIGTERM, SIGKILL after graceMs; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>
+  /** The Prometheus text of /metrics. */
+  metrics(): Promise<string>
+  /** Sum of wasm_admission_requests_total samples whose labels include all of `labels`. */
+  requestCount(labels: Record<string, string>): Promise<number>
+}
+
+function startableWebhook(dir: string, args: string[], port: number, healthPort: number): WebhookProcess {
+  const logFile = join(dir, 'webhook.log')
+  let child: ChildProcess | undefined
+  let exited: Promise<void> = Promise.resolve()
+  let exitInfo = ''
+  const tail = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n')
+    } catch {
+      return '(no log)'
+    }
+  }
+  const proc: WebhookProcess = {
+    port,
+    healthPort,
+    url: `https://127.0.0.1:${port}`,
+    logFile,
+    pid: () => child?.pid,
+    running: () => child !== undefined,
+    async start() {
+      if (child) throw new Error('webhook already running')
+      const fd = openSync(logFile, 'a')
+      const full = [process.execPath, CLI, 'serve', ...args]
+      let c: ChildProcess
+      try {
+        const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', ...full]] : [full[0]!, full.slice(1)]
+        c = spawn(cmd, argv, { stdio: ['ignore', fd, fd], detached: true, cwd: REPO_ROOT, env: { ...process.env, NODE_OPTIONS: '' } })
+      } finally {
+        closeSync(fd)
+      }
+      child = c
+      exitInfo = ''
+      if (c.pid !== undefined) livePids.add(c.pid)
+      exited = new Promise<void>((res) => {
+        const done = (info: string): void => {
+          exitInfo = info
+          if (c.pid !== undefined) livePids.delete(c.pid)
+          if (child === c) child = undefined
+          res()
+        }
+        c.once('exit', (code, sig) => done(`exited with ${sig ?? `code ${code}`}`))
+        c.once('error', (e) => done(`failed to spawn: ${e.message}`))
+      })
+      await waitFor('the webhook /readyz', async () => {
+        if (!child) throw new Error(`webhook ${exitInfo}; log ${logFile}:\n${tail()}`)
+        return (await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200
+      }, 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\nwebhook log ${logFile}:\n${tail()}`)
+      })
+    },
+    async stop(graceMs = 10_000) {
+      const c = child
+      if (!c || c.pid === undefined) return
+      killPidSignal(c.pid, 'SIGTERM')
+      const timer = setTimeout(() => killPidSignal(c.pid!, 'SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+      killPidSignal(c.pid, 'SIGKILL')
+    },
+    async metrics() {
+      const r = await httpGet(`http://127.0.0.1:${healthPort}/metrics`)
+      if (r.status !== 200) throw new Error(`/metrics: HTTP ${r.status}`)
+      return r.body
+    },
+    async requestCount(labels) {
+      const text = await proc.metrics()
+      let sum = 0
+      for (const line of text.split('\n')) {
+        const m = /^wasm_admission_requests_total\{([^}]*)\} (\S+)$/.exec(line)
+        if (!m) continue
+        const have = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]))
+        if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[2])
+      }
+      return sum
+    },
+  }
+  return proc
+}
+
+function killPidSignal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig)
+  } catch {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+// ------------------------------------------------------------------ the environment
+
+export interface E2EEnvOptions {
+  /** Policy document (YAML object) for the webhook's --policy file and the chart's `policy` value. Default: {} (built-in). */
+  policy?: Record<string, unknown>
+  /** Extra chart values (merged over the url-mode values). */
+  chartValues?: Record<string, unknown>
+  /** Only these samples are pushed (default: all). */
+  samples?: readonly SampleName[]
+  /** Progress lines (the demo prints them). */
+  log?: (line: string) => void
+  /** Extra kube-apiserver flags. */
+  apiserverArgs?: string[]
+  /** Keep the temp dirs (control plane, webhook) after stop(). */
+  keep?: boolean
+}
+
+export interface ApplyOptions {
+  namespace?: string
+  /** Don't throw when kubectl fails. */
+  allowFailure?: boolean
+  /** `create` instead of `apply` (default apply --server-side=false). */
+  verb?: 'apply' | 'create'
+  /** --dry-run=server */
+  dryRun?: boolean
+}
+
+export interface E2EEnv {
+  cp: ControlPlane
+  registry: RegistryHandle
+  samples: Record<SampleName, SampleImage>
+  webhook: WebhookProcess
+  /** Temp dir of the env (webhook certs, policy, registry config, logs). */
+  dir: string
+  kubeconfigPath: string
+  /** PEM of the CA the chart's caBundle holds. */
+  caPem: string
+  release: string
+  releaseNamespace: string
+  kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>
+  helm(args: string[]): Promise<KubectlResult>
+  /** kubectl apply/create of objects (or YAML text) through stdin. */
+  apply(objects: K8sObject | K8sObject[] | string, opts?: ApplyOptions): Promise<KubectlResult>
+  /** kubectl get -o json (throws when it fails). */
+  get(kind: string, name: string, namespace?: string): Promise<K8sObject>
+  list(kind: string, namespace?: string, selector?: string): Promise<K8sObject[]>
+  /** Creates a namespace with labels and waits for its default ServiceAccount (pods need it). */
+  createNamespace(name: string, labels?: Record<string, string>): Promise<void>
+  /**
+   * Waits until both webhooks are called for new Pods in a covered namespace (a server-side dry-run
+   * Spin pod comes back mutated, or a Linux pod under a Wasm RuntimeClass is denied).
+   */
+  waitForWebhooks(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Why the environment cannot start (missing tools/build), or undefined. */
+export function e2eMissing(): string | undefined {
+  const tools = missingTools()
+  if (tools.length > 0) return `control-plane tools not built (${tools.join(', ')}): run scripts/build-tools.sh`
+  if (!registryAvailable()) return 'docker-registry is not installed: run scripts/install-system-deps.sh'
+  if (!existsSync(CLI)) return `${CLI} is missing: run \`npm run build\` first (scripts/test.sh and scripts/demo.sh do)`
+  return undefined
+}
+
+/** dist/ older than a source file under src/ (a warning, not an error: the suite runs what was built). */
+export function distIsStale(): boolean {
+  if (!existsSync(CLI)) return true
+  const built = statSync(CLI).mtimeMs
+  const walk = (d: string): boolean =>
+    readdirSync(d, { withFileTypes: true }).some((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.ts') && statSync(join(d, e.name)).mtimeMs > built))
+  return walk(join(REPO_ROOT, 'src'))
+}
+
+export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
+  const missing = e2eMissing()
+  if (missing) throw new Error(`e2e environment cannot start: ${missing}`)
+  const log = opts.log ?? (() => undefined)
+  installHandlers()
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-admission-e2e-'))
+  if (!opts.keep) liveDirs.add(dir)
+  const ca = makeCa('wasm-admission-e2e-ca')
+  liveDirs.add(ca.dir)
+
+  let cp: ControlPlane | undefined
+  let registry: RegistryHandle | undefined
+  let registryPids: number[] = []
+  let webhook: WebhookProcess | undefined
+  let stopped = false
+  const helmHome = join(dir, 'helm-home')
+  for (const d of ['config', 'cache', 'data']) mkdirSync(join(helmHome, d), { recursive: true })
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await webhook?.stop(5_000).catch(() => undefined)
+    await registry?.stop().catch(() => undefined)
+    for (const p of registryPids) livePids.delete(p)
+    await cp?.stop().catch(() => undefined)
+    rmSync(ca.dir, { recursive: true, force: true })
+    liveDirs.delete(ca.dir)
+    if (!opts.keep) {
+      rmSync(dir, { recursive: true, force: true })
+      liveDirs.delete(dir)
+    }
+  }
+
+  try {
+    log('starting etcd, kube-apiserver and kube-controller-manager')
+    const regP = (async () => {
+      const r = await startRegistry()
+      registry = r
+      registryPids = childPidsNamed('docker-registry')
+      for (const p of registryPids) livePids.add(p)
+      return r
+    })()
+    const cpP = startControlPlane({ withControllerManager: true, keepDir: opts.keep ?? false, ...(opts.apiserverArgs ? { apiserverArgs: opts.apiserverArgs } : {}) })
+    // Both started; wait for both so a failure of one still lets the other be stopped.
+    const [regR, cpR] = await Promise.allSettled([regP, cpP])
+    if (cpR.status === 'fulfilled') cp = cpR.value
+    if (regR.status === 'rejected') throw regR.reason
+    if (cpR.status === 'rejected') throw cpR.reason
+    const plane = cp!
+    const reg = registry!
+    log(`registry at ${reg.host}; pushing the sample images`)
+    const samples = await pushSampleImages(reg.host, opts.samples ? { only: [...new Set<SampleName>([...opts.samples, 'spin-scratch', 'linux'])] } : {})
+
+    const kubectl = (args: string[], kopts?: KubectlOptions): Promise<KubectlResult> => plane.kubectl(args, kopts)
+    const apply = async (objects: K8sObject | K8sObject[] | string, aopts: ApplyOptions = {}): Promise<KubectlResult> => {
+      // JSON, not YAML: kubectl reads YAML 1.1, where an unquoted yes is a boolean.
+      const input = typeof objects === 'string' ? objects : (Array.isArray(objects) ? objects : [objects]).map((o) => JSON.stringify(o)).join('\n---\n')
+      const args = [aopts.verb ?? 'apply', '-f', '-']
+      if (aopts.namespace) args.push('-n', aopts.namespace)
+      if (aopts.dryRun) args.push('--dry-run=server', '-o', 'json')
+      return kubectl(args, { input, ...(aopts.allowFailure ? { allowFailure: true } : {}) })
+    }
+    const get = async (kind: string, name: string, namespace?: string): Promise<K8sObject> =>
+      JSON.parse((await kubectl(['get', kind, name, '-o', 'json', ...(namespace ? ['-n', namespace] : [])])).stdout) as K8sObject
+    const list = async (kind: string, namespace?: string, selector?: string): Promise<K8sObject[]> =>
+      (JSON.parse((await kubectl(['get', kind, '-o', 'json', ...(namespace ? ['-n', namespace] : []), ...(selector ? ['-l', selector] : [])])).stdout) as K8sObject).items as K8sObject[]
+    const createNamespace = async (name: string, labels: Record<string, string> = {}): Promise<void> => {
+      await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } })
+      // The ServiceAccount admission plugin rejects pods until the controller-manager made `default`.
+      await waitFor(`ServiceAccount default in ${name}`, async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', name], { allowFailure: true })).code === 0)
+    }
+
+    log('creating the seed-tutorial cluster: 6 nodes, RuntimeClasses wasm1, spin-test, crun, slight-nowhere')
+    await seedCluster(plane)
+
+    // The webhook: real TLS (a serving cert for 127.0.0.1 from the test CA), policy file, registry config.
+    const tlsDir = join(dir, 'tls')
+    issueServingCert(ca, tlsDir, 'wasm-admission')
+    const policyFile = join(dir, 'policy.yaml')
+    writeFileSync(policyFile, toYaml(opts.policy ?? {}))
+    const registryConfig = join(dir, 'registry-config.yaml')
+    writeFileSync(registryConfig, toYaml({ plainHttp: [reg.host], allowHosts: ['127.0.0.0/8'] }))
+    const [port, healthPort] = (await freePorts(2)) as [number, number]
+    const wh = startableWebhook(dir, [
+      '--host', '127.0.0.1',
+      '--port', String(port),
+      '--health-port', String(healthPort),
+      '--tls-dir', tlsDir,
+      '--policy', policyFile,
+      '--kubeconfig', plane.kubeconfigPath,
+      '--registry-config', registryConfig,
+      '--webhook-timeout-seconds', '5',
+      '--shutdown-delay-seconds', '0',
+      '--log-level', process.env.WASM_ADMISSION_E2E_LOG_LEVEL ?? 'info',
+    ], port, healthPort)
+    webhook = wh
+    log(`starting the webhook: node dist/src/cli.js serve --port ${port} (log ${wh.logFile})`)
+    await wh.start()
+
+    const helmEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: helmHome,
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+      KUBECONFIG: plane.kubeconfigPath,
+    }
+    const helm = (args: string[]): Promise<KubectlResult> => run(toolPaths().helm, args, { env: helmEnv, timeoutMs: 180_000 })
+    const valuesFile = join(dir, 'values.yaml')
+    writeFileSync(valuesFile, toYaml({ policy: opts.policy ?? {}, ...(opts.chartValues ?? {}) }))
+    const caFile = join(dir, 'ca.crt')
+    writeFileSync(caFile, ca.caPem)
+    log(`helm install ${RELEASE} charts/wasm-admission -n ${RELEASE_NAMESPACE} (url mode: webhook.url=${wh.url})`)
+    const inst = await helm([
+      'install', RELEASE, CHART_DIR, '-n', RELEASE_NAMESPACE, '--create-namespace',
+      '--set', 'deployment.enabled=false',
+      '--set', `webhook.url=${wh.url}`,
+      '--set', 'certificates.mode=provided',
+      '--set-file', `certificates.caBundle=${caFile}`,
+      '-f', valuesFile,
+      '--wait', '--timeout', '2m',
+    ])
+    if (inst.code !== 0) throw new Error(`helm install failed (exit ${inst.code}):\n${inst.stderr}${inst.stdout}`)
+
+    const probeNs = 'wasm-admission-probe'
+    await createNamespace(probeNs)
+    const env: E2EEnv = {
+      cp: plane,
+      registry: reg,
+      samples,
+      webhook: wh,
+      dir,
+      kubeconfigPath: plane.kubeconfigPath,
+      caPem: ca.caPem,
+      release: RELEASE,
+      releaseNamespace: RELEASE_NAMESPACE,
+      kubectl,
+      helm,
+      apply,
+      get,
+      list,
+      createNamespace,
+      waitForWebhooks: async () => {
+        await waitFor('the apiserver to call the mutating webhook', async () => {
+          const r = await apply(podObject('probe-mutate', samples['spin-scratch'].ref), { namespace: probeNs, verb: 'create', dryRun: true, allowFailure: true })
+          return r.code === 0 && (JSON.parse(r.stdout) as K8sObject).spec.runtimeClassName === 'spin-test'
+        })
+        await waitFor('the apiserver to call the validating webhook', async () => {
+          const r = await apply(podObject('probe-validate', samples.linux.ref, { runtimeClassName: 'wasm1' }), { namespace: probeNs, verb: 'create', dryRun: true, allowFailure: true })
+          return r.code !== 0 && r.stderr.includes('is a Linux image')
+        })
+      },
+      stop,
+    }
+    log('waiting until the apiserver calls the webhooks')
+    await env.waitForWebhooks()
+    return env
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** Creates the seed Nodes (status via the nodes/status subresource) and RuntimeClasses. */
+export async function seedCluster(cp: ControlPlane): Promise<void> {
+  const nodes = seedNodeObjects()
+  await cp.kubectl(['apply', '-f', '-'], { input: [...nodes.map((n) => n.node), ...SEED_RUNTIME_CLASSES].map((o) => JSON.stringify(o)).join('\n---\n') })
+  for (const n of nodes) {
+    await cp.kubectl(['patch', 'node', n.node.metadata.name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: n.status })])
+    // The TaintNodesByCondition admission plugin taints every new Node not-ready:NoSchedule. The
+    // node-lifecycle controller (which would lift it once Ready, and would later taint the kubelet-less
+    // nodes unreachable) is off in the harness (control-plane.ts DEFAULT_CONTROLLERS). Do its job once.
+    await cp.kubectl(['taint', 'node', n.node.metadata.name, 'node.kubernetes.io/not-ready:NoSchedule-'], { allowFailure: true })
+  }
+}
+
+/** A bare Pod object. */
+export function podObject(name: string, image: string, extra: { runtimeClassName?: string; labels?: Record<string, string>; annotations?: Record<string, string>; command?: string[] } = {}): K8sObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, ...(extra.labels ? { labels: extra.labels } : {}), ...(extra.annotations ? { annotations: extra.annotations } : {}) },
+    spec: {
+      ...(extra.runtimeClassName ? { runtimeClassName: extra.runtimeClassName } : {}),
+      containers: [{ name: 'app', image, ...(extra.command ? { command: extra.command } : {}) }],
+    },
+  }
+}
+
+/** A Deployment of one container. */
+export function deploymentObject(name: string, image: string, replicas = 1, extra: { runtimeClassName?: string } = {}): K8sObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { ...(extra.runtimeClassName ? { runtimeClassName: extra.runtimeClassName } : {}), containers: [{ name: 'app', image }] },
+      },
+    },
+  }
+}
+
+/** The tolerations the DefaultTolerationSeconds admission plugin adds to every pod. */
+export const DEFAULT_TOLERATIONS = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+]
