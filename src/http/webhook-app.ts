@@ -8,6 +8,11 @@ import { BodyTooLargeError, readJsonBody, REVIEW_BODY_LIMIT } from './body.js'
 import { WasmAdmissionError, isWasmAdmissionError } from '../errors.js'
 import type { WebhookMetrics } from '../metrics/metrics.js'
 
+/** A body that could not be read or parsed, handed to the route instead of thrown. */
+class BodyFailure {
+  constructor(readonly error: Error) {}
+}
+
 export interface WebhookAppOptions {
   tls: { key: string; cert: string }
   deps: PipelineDeps
@@ -36,24 +41,30 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     return503OnClosing: false,
   }) as unknown as FastifyInstance
 
+  // The body is always read to its end (see readJsonBody), so a bad body does not need the
+  // connection closed: the failure is handed to the route as a value and answered there, and
+  // keep-alive connections and HTTP/2 sessions stay usable.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, payload, done) => {
-    readJsonBody(payload, opts.bodyLimit ?? REVIEW_BODY_LIMIT).then((b) => done(null, b), (e: Error) => done(e, undefined))
+    readJsonBody(payload, opts.bodyLimit ?? REVIEW_BODY_LIMIT).then((b) => done(null, b), (e: Error) => done(null, new BodyFailure(e)))
   })
 
   const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body))
 
-  app.setErrorHandler((error: Error, request, reply) => {
-    const endpoint: Endpoint = request.url.startsWith('/validate') ? 'validate' : 'mutate'
-    const body = request.body
+  /** 413 with the uid found in the first bytes, 400 for anything unparseable. */
+  const answerBodyFailure = (reply: FastifyReply, endpoint: Endpoint, error: Error) => {
     if (error instanceof BodyTooLargeError) {
       opts.logger.warn({ uid: error.uid, endpoint, code: error.code }, error.message)
       return send(reply, 413, encodeReview('admission.k8s.io/v1', error.uid, { allowed: false, code: 413, message: `wasm-admission: ${error.message} (${error.code})` }))
     }
-    if (isWasmAdmissionError(error) && error.status === 400) {
-      opts.logger.warn({ uid: '', endpoint, code: error.code }, error.message)
-      return send(reply, 400, encodeReview('admission.k8s.io/v1', '', { allowed: false, code: 400, message: `wasm-admission: ${error.message} (${error.code})` }))
-    }
+    const e = isWasmAdmissionError(error) ? error : new WasmAdmissionError('WA_ERR_BODY_UNPARSEABLE', [error.message])
+    opts.logger.warn({ uid: '', endpoint, code: e.code }, e.message)
+    return send(reply, 400, encodeReview('admission.k8s.io/v1', '', { allowed: false, code: 400, message: `wasm-admission: ${e.message} (${e.code})` }))
+  }
+
+  app.setErrorHandler((error: Error, request, reply) => {
+    const endpoint: Endpoint = request.url.startsWith('/validate') ? 'validate' : 'mutate'
+    const body = request.body
     const wrapped = isWasmAdmissionError(error) ? error : new WasmAdmissionError('WA_ERR_INTERNAL', [error.message], { cause: error })
     opts.logger.error({ uid: uidOf(body), endpoint, code: wrapped.code, err: error }, 'admission handler failed')
     const a = failureAnswer(endpoint, wrapped, opts.deps.policy())
@@ -62,6 +73,8 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
 
   for (const endpoint of ['mutate', 'validate'] as const) {
     app.post(`/${endpoint}`, async (request, reply) => {
+      if (request.body instanceof BodyFailure) return answerBodyFailure(reply, endpoint, request.body.error)
+      if (request.body === undefined) return answerBodyFailure(reply, endpoint, new WasmAdmissionError('WA_ERR_BODY_UNPARSEABLE', ['body is empty']))
       const started = opts.now()
       const controller = new AbortController()
       const timer = setTimeout(() => controller.abort(), opts.deps.deadlineMs)

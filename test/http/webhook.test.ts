@@ -52,6 +52,17 @@ t.test('reviews over a real HTTPS listener', async (t) => {
       assertReview(t, a.body, ['h2-a', 'h2-b', 'h2-c'][i]!)
     })
     t.equal(session.alpnProtocol, 'h2', 'negotiated h2')
+    const bad = await new Promise<{ status: number; headers: http2.IncomingHttpHeaders }>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': '/mutate', 'content-type': 'application/json' })
+      req.on('response', (headers) => resolve({ status: Number(headers[':status']), headers }))
+      req.on('error', reject)
+      req.resume()
+      req.end('{not json')
+    })
+    t.equal(bad.status, 400, 'malformed body on h2: 400')
+    t.notOk('connection' in bad.headers, 'no connection header on h2')
+    const after = await post2(session, '/validate', JSON.stringify(review(pod([{ name: 'a', image: 'nginx' }]), { uid: 'h2-after' })))
+    assertReview(t, after.body, 'h2-after')
   })
 
   await t.test('unparseable body: 400 with a clear message', async (t) => {
