@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/setup.sh
+echo "[test] tsc --noEmit over src, test and bench (strict)" >&2
+npm run --silent typecheck >&2
 mkdir -p .tap
 log=.tap/last-run.tap
 set +e

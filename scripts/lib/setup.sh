@@ -13,6 +13,6 @@ if [ ! -f node_modules/.wa-lock-hash ] || [ "$(cat node_modules/.wa-lock-hash)" 
   echo "$_wa_lock_hash" > node_modules/.wa-lock-hash
 fi
 bash scripts/build-tools.sh >/dev/null
-echo "[setup] npm run build (tsc, strict)" >&2
+echo "[setup] npm run build (src, tsc strict)" >&2
 npm run --silent build >&2
 unset _wa_root _wa_lock_hash
