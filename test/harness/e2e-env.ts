@@ -203,6 +203,9 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeo
   })
 }
 
+/** Thrown from a waitFor condition to stop waiting at once (e.g. the process being waited for exited). */
+export class StopWaiting extends Error {}
+
 /** Polls fn until it returns a truthy value; throws after the deadline with the last error. No fixed sleeps. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, deadlineMs = 60_000): Promise<T> {
   const until = Date.now() + deadlineMs
@@ -212,6 +215,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       const v = await fn()
       if (v) return v
     } catch (e) {
+      if (e instanceof StopWaiting) throw e
       last = e
     }
     if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`)
@@ -284,7 +288,7 @@ function startableWebhook(dir: string, args: string[], port: number, healthPort:
         c.once('error', (e) => done(`failed to spawn: ${e.message}`))
       })
       await waitFor('the webhook /readyz', async () => {
-        if (!child) throw new Error(`webhook ${exitInfo}; log ${logFile}:\n${tail()}`)
+        if (!child) throw new StopWaiting(`webhook ${exitInfo} before it was ready`)
         return (await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200
       }, 60_000).catch((e: Error) => {
         throw new Error(`${e.message}\nwebhook log ${logFile}:\n${tail()}`)
