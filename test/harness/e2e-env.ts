@@ -22,7 +22,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { request as httpRequest } from 'node:http'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { stringify as toYaml } from 'yaml'
 import { startControlPlane, type ControlPlane, type KubectlOptions, type KubectlResult } from './control-plane.js'
@@ -134,17 +134,18 @@ function installHandlers(): void {
   }
 }
 
-/** Direct children of this process running `comm` (to find the registry's pid, which registry.ts does not expose). */
-function childPidsNamed(comm: string): number[] {
-  const out: number[] = []
+/** Live direct children of this process (pid, comm, argv), from /proc. */
+export function liveChildren(): Array<{ pid: number; comm: string; argv: string[] }> {
+  const out: Array<{ pid: number; comm: string; argv: string[] }> = []
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue
     try {
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
       const close = stat.lastIndexOf(')')
-      const name = stat.slice(stat.indexOf('(') + 1, close)
-      const ppid = Number(stat.slice(close + 2).split(' ')[1])
-      if (ppid === process.pid && name === comm.slice(0, 15)) out.push(Number(e))
+      const [state, ppid] = stat.slice(close + 2).split(' ')
+      if (Number(ppid) !== process.pid || state === 'Z') continue
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')
+      out.push({ pid: Number(e), comm: stat.slice(stat.indexOf('(') + 1, close), argv })
     } catch {
       /* raced with exit */
     }
@@ -421,7 +422,8 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
 
   let cp: ControlPlane | undefined
   let registry: RegistryHandle | undefined
-  let registryPids: number[] = []
+  const registryPids: number[] = []
+  const registryDirs: string[] = []
   let webhook: WebhookProcess | undefined
   let stopped = false
   const helmHome = join(dir, 'helm-home')
@@ -433,6 +435,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
     await webhook?.stop(5_000).catch(() => undefined)
     await registry?.stop().catch(() => undefined)
     for (const p of registryPids) livePids.delete(p)
+    for (const d of registryDirs) liveDirs.delete(d)
     await cp?.stop().catch(() => undefined)
     rmSync(ca.dir, { recursive: true, force: true })
     liveDirs.delete(ca.dir)
@@ -447,8 +450,14 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
     const regP = (async () => {
       const r = await startRegistry()
       registry = r
-      registryPids = childPidsNamed('docker-registry')
-      for (const p of registryPids) livePids.add(p)
+      // registry.ts does not expose its child: find it (our direct child serving this port's config).
+      for (const c of liveChildren().filter((c) => c.comm === 'docker-registry')) {
+        registryPids.push(c.pid)
+        livePids.add(c.pid)
+        const cfg = c.argv[c.argv.length - 1]
+        if (cfg?.endsWith('/config.yml')) registryDirs.push(dirname(cfg))
+      }
+      for (const d of registryDirs) liveDirs.add(d)
       return r
     })()
     const cpP = startControlPlane({ withControllerManager: true, keepDir: opts.keep ?? false, ...(opts.apiserverArgs ? { apiserverArgs: opts.apiserverArgs } : {}) })
