@@ -12,6 +12,10 @@
 #
 # Output: KEY=/abs/path lines on stdout (also written to ${cache}/tools/current.env).
 # Usage:  scripts/build-tools.sh [--force]     (log messages go to stderr)
+#         scripts/build-tools.sh --update-modules
+#           regenerates the wrapper go.mod/go.sum files from versions.env (after a version bump; the
+#           staging-module replace list and godebug line are taken from k8s.io/kubernetes's own go.mod),
+#           then builds. Commit the changed test/harness/go/*/go.{mod,sum}.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +24,13 @@ VERSIONS="$HARNESS/versions.env"
 CACHE="${WASM_ADMISSION_CACHE:-$HOME/.cache/wasm-admission}"
 TOOLS="$CACHE/tools"
 FORCE=0
-[[ "${1:-}" == "--force" ]] && FORCE=1
+UPDATE_MODULES=0
+case "${1:-}" in
+  "") ;;
+  --force) FORCE=1 ;;
+  --update-modules) UPDATE_MODULES=1 ;;
+  *) echo "usage: $0 [--force|--update-modules]" >&2; exit 2 ;;
+esac
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
 
@@ -77,7 +87,46 @@ check_module_version() { # <wrapper dir> <module> <expected version>
   [[ "$got" == "$3" ]] || { log "$1/go.mod has $2 $got but versions.env says $3; update the wrapper module"; exit 1; }
 }
 
+# Recreates one wrapper module: go.mod with `tool` directives (kept by `go mod tidy`) + go.sum.
+new_wrapper() { # <dir> <module name> <go line> <godebug default or ""> <replace args...> -- <tool@version...>
+  local dir="$1" name="$2" goline="$3" godebug="$4"; shift 4
+  rm -f "$dir/go.mod" "$dir/go.sum"; mkdir -p "$dir"
+  ( cd "$dir"
+    go mod init "$name" 2>/dev/null
+    go mod edit -go="$goline"
+    [[ -n "$godebug" ]] && go mod edit -godebug="default=$godebug"
+    while [[ $# -gt 0 && "$1" != "--" ]]; do go mod edit -replace="$1"; shift; done
+    shift
+    GOFLAGS=-mod=mod go get -tool "$@" )
+}
+
+update_modules() {
+  command -v go >/dev/null || { log "go toolchain not found"; exit 1; }
+  local tmp gomod goline godebug staging replaces=() m
+  tmp="$(mktemp -d)"
+  gomod="$(cd "$tmp" && GOFLAGS= go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')"
+  rm -rf "$tmp"
+  [[ -f "$gomod" ]] || { log "could not download k8s.io/kubernetes@$K8S_VERSION"; exit 1; }
+  goline="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod")"
+  godebug="$(sed -n 's/^godebug default=\(.*\)$/\1/p' "$gomod")"
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging/src/...;
+  # a dependent module must replace each one with the published version itself.
+  staging="$(sed -n 's#^[[:space:]]*\(k8s.io/[A-Za-z0-9._-]*\) => ./staging/src/.*#\1#p' "$gomod")"
+  for m in $staging; do replaces+=("$m=$m@$K8S_STAGING_VERSION"); done
+  log "k8s.io/kubernetes $K8S_VERSION: go $goline, godebug default=${godebug:-none}, ${#replaces[@]} staging modules at $K8S_STAGING_VERSION"
+  new_wrapper "$HARNESS/go/k8s" wasm-admission.invalid/harness/k8s "$goline" "$godebug" "${replaces[@]}" -- \
+    "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION"
+  # etcd in its own module: `go install go.etcd.io/etcd/server/v3@...` fails on its replace directives,
+  # which are ignored for a dependency; separate so it does not move kube-apiserver's etcd client.
+  new_wrapper "$HARNESS/go/etcd" wasm-admission.invalid/harness/etcd "$goline" "" -- "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  new_wrapper "$HARNESS/go/helm" wasm-admission.invalid/harness/helm "$goline" "" -- "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  log "wrapper modules regenerated under test/harness/go/"
+}
+
 mkdir -p "$TOOLS"
+[[ $UPDATE_MODULES == 1 ]] && update_modules
 
 s="$(stamp_for "$HARNESS/go/k8s" "$K8S_LDFLAGS")"
 if ! is_built "$K8S_DIR" "$s" kube-apiserver kube-controller-manager kubectl; then

@@ -2,6 +2,8 @@ module wasm-admission.invalid/harness/k8s
 
 go 1.26.0
 
+godebug default=go1.26
+
 replace k8s.io/api => k8s.io/api v0.36.3
 
 replace k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.36.3
@@ -29,6 +31,8 @@ replace k8s.io/controller-manager => k8s.io/controller-manager v0.36.3
 replace k8s.io/cri-api => k8s.io/cri-api v0.36.3
 
 replace k8s.io/cri-client => k8s.io/cri-client v0.36.3
+
+replace k8s.io/cri-streaming => k8s.io/cri-streaming v0.36.3
 
 replace k8s.io/csi-translation-lib => k8s.io/csi-translation-lib v0.36.3
 
@@ -63,8 +67,6 @@ replace k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.36.3
 replace k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.36.3
 
 replace k8s.io/sample-controller => k8s.io/sample-controller v0.36.3
-
-replace k8s.io/cri-streaming => k8s.io/cri-streaming v0.36.3
 
 replace k8s.io/streaming => k8s.io/streaming v0.36.3
 
@@ -245,5 +247,3 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.3 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
-
-godebug default=go1.26
