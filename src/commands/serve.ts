@@ -2,7 +2,7 @@
  * `wasm-admission serve`: wires config, facts sources, policy, TLS and the two listeners, and runs
  * the graceful shutdown. Everything from the process (argv, env, signals, stdout) is passed in.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyListenOptions } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseServeOptions, serveHelp, type ServeOptions } from '../config/serve-options.js'
@@ -10,7 +10,7 @@ import { createLogger } from '../log/logger.js'
 import { WebhookMetrics } from '../metrics/metrics.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { CertificateSource } from '../tls/cert-source.js'
-import { buildWebhookApp } from '../http/webhook-app.js'
+import { buildWebhookApp, type WebhookTimeouts } from '../http/webhook-app.js'
 import { buildHealthApp, readinessOf, type HealthCheck } from '../http/health-app.js'
 import { NoClusterFacts, UninspectedImages } from '../facts/placeholders.js'
 import type { ClusterFactsSource, ImageFactsSource } from '../facts/types.js'
@@ -42,6 +42,8 @@ export interface ServeIO {
   now?: () => number
   /** Called once the health port listens (before the webhook port, which waits for a certificate). */
   onHealthListening?: (port: number) => void
+  /** Overrides of the webhook listener's limits (tests use short ones; production keeps WEBHOOK_TIMEOUTS). */
+  webhookTimeouts?: Partial<WebhookTimeouts>
   /** Builds the facts sources; the default builds the registry inspector and the informers. */
   factsSources?: (opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy; env: Record<string, string | undefined> }) => Promise<FactsSources>
 }
@@ -159,11 +161,13 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
     logger,
     metrics,
     now,
+    ...(io.webhookTimeouts ? { timeouts: io.webhookTimeouts } : {}),
   })
   certificates.onChange((p) => {
     ;(webhook.server as unknown as { setSecureContext(o: { key: string; cert: string }): void }).setSecureContext({ key: p.key, cert: p.cert })
   })
-  await webhook.listen({ port: opts.port, host: opts.host })
+  // reusePort (SO_REUSEPORT): several processes share the port and the kernel spreads connections.
+  await webhook.listen({ port: opts.port, host: opts.host, ...(opts.reusePort ? { reusePort: true } : {}) } as FastifyListenOptions)
   logger.info({ webhookPort: portOf(webhook), healthPort: portOf(health) }, 'wasm-admission serving')
 
   let resolveClosed!: () => void

@@ -26,6 +26,7 @@ export const SERVE_SETTINGS = {
   readPullSecrets: { flag: 'read-pull-secrets', env: 'WASM_ADMISSION_READ_PULL_SECRETS', type: 'boolean', default: false, doc: "use the pods' imagePullSecrets and ServiceAccount secrets (needs get on secrets and serviceaccounts)" },
   shutdownDelaySeconds: { flag: 'shutdown-delay-seconds', env: 'WASM_ADMISSION_SHUTDOWN_DELAY_SECONDS', type: 'integer', default: 5, doc: 'after SIGTERM, time /readyz reports not ready before the listener closes' },
   pollIntervalSeconds: { flag: 'poll-interval-seconds', env: 'WASM_ADMISSION_POLL_INTERVAL_SECONDS', type: 'integer', default: 10, doc: 'fallback poll interval for certificate and policy file changes' },
+  reusePort: { flag: 'reuse-port', env: 'WASM_ADMISSION_REUSE_PORT', type: 'boolean', default: false, doc: 'bind the webhook port with SO_REUSEPORT so several processes can share it (Linux)' },
   logLevel: { flag: 'log-level', env: 'WASM_ADMISSION_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level (trace, debug, info, warn, error)' },
 } as const satisfies Record<string, Setting>
 

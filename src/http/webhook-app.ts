@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import { constants as http2Constants } from 'node:http2'
 import type { Logger } from 'pino'
 import { encodeReview } from '../admission/encode.js'
 import { apiVersionOf, uidOf } from '../admission/decode.js'
@@ -21,22 +22,72 @@ export interface WebhookAppOptions {
   /** Monotonic clock in ms (performance.now in production). */
   now: () => number
   bodyLimit?: number
-  /** Server limits, set on purpose: slow or idle clients are cut off. */
-  timeouts?: { requestMs?: number; keepAliveMs?: number; connectionMs?: number; http2SessionMs?: number }
+  /** Server limits, set on purpose: slow or idle clients are cut off (see WEBHOOK_TIMEOUTS). */
+  timeouts?: Partial<WebhookTimeouts>
+}
+
+export interface WebhookTimeouts {
+  /** TLS handshake must finish within this (tls handshakeTimeout). */
+  handshakeMs: number
+  /** HTTP/1.1: all request headers within this from the first byte (node headersTimeout). */
+  headersMs: number
+  /** Whole request (headers and body) within this, HTTP/1.1 (node requestTimeout) and HTTP/2 (per stream). */
+  requestMs: number
+  /** HTTP/1.1: an idle keep-alive connection is closed after this. */
+  keepAliveMs: number
+  /** Socket inactivity limit (server.setTimeout). */
+  connectionMs: number
+  /** HTTP/2 session inactivity limit. */
+  http2SessionMs: number
+  /** How often node checks headersMs/requestMs on HTTP/1.1 connections. */
+  checkIntervalMs: number
+}
+
+/**
+ * The limits, on purpose. The apiserver sends a whole review at once and waits at most 30 s (the
+ * largest timeoutSeconds), so a request still incomplete after 30 s is not from a waiting apiserver:
+ * headers get 10 s, a whole request 30 s, a TLS handshake 10 s. Idle limits keep apiserver
+ * connections alive between reviews (its HTTP/2 client pings idle connections; closing an idle
+ * HTTP/2 session is a GOAWAY, which its transport handles without failing a request).
+ *
+ * fastify does not apply requestTimeout/keepAliveTimeout when `http2: true`; node's own defaults for
+ * the HTTP/1.1 fallback would then be headers 60 s, request 300 s, keep-alive 5 s, and HTTP/2 streams
+ * would have no whole-request limit at all (a body dripping a byte a second keeps the session active).
+ * So they are passed to the server explicitly, and HTTP/2 streams get their own request timer.
+ */
+export const WEBHOOK_TIMEOUTS: WebhookTimeouts = {
+  handshakeMs: 10_000,
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 60_000,
+  connectionMs: 60_000,
+  http2SessionMs: 72_000,
+  checkIntervalMs: 1_000,
 }
 
 /** The HTTPS admission listener (HTTP/2 and HTTP/1.1 on one port). Routes: POST /mutate, POST /validate. */
 export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
-  const t = opts.timeouts ?? {}
+  const t: WebhookTimeouts = { ...WEBHOOK_TIMEOUTS, ...(opts.timeouts ?? {}) }
   const app = Fastify({
     http2: true,
-    https: { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' },
+    // The node server reads the HTTP/1.1 limits from these options (fastify would not set them for http2).
+    https: {
+      allowHTTP1: true,
+      key: opts.tls.key,
+      cert: opts.tls.cert,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: t.handshakeMs,
+      headersTimeout: t.headersMs,
+      requestTimeout: t.requestMs,
+      keepAliveTimeout: t.keepAliveMs,
+      connectionsCheckingInterval: t.checkIntervalMs,
+    } as import('node:http2').SecureServerOptions,
     logger: false,
     bodyLimit: opts.bodyLimit ?? REVIEW_BODY_LIMIT,
-    requestTimeout: t.requestMs ?? 30_000,
-    keepAliveTimeout: t.keepAliveMs ?? 60_000,
-    connectionTimeout: t.connectionMs ?? 60_000,
-    http2SessionTimeout: t.http2SessionMs ?? 72_000,
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionTimeout: t.connectionMs,
+    http2SessionTimeout: t.http2SessionMs,
     // Requests arriving on open connections while closing are still answered with a review.
     return503OnClosing: false,
   }) as unknown as FastifyInstance
@@ -44,6 +95,22 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   // The body is always read to its end (see readJsonBody), so a bad body does not need the
   // connection closed: the failure is handed to the route as a value and answered there, and
   // keep-alive connections and HTTP/2 sessions stay usable.
+  // HTTP/2 streams: a whole-request limit (node's requestTimeout only covers HTTP/1.1). A stream
+  // still unanswered after requestMs is cancelled (RST_STREAM CANCEL); the session stays usable.
+  app.addHook('onRequest', (request, reply, done) => {
+    const stream = (request.raw as unknown as { stream?: import('node:http2').ServerHttp2Stream }).stream
+    if (stream !== undefined) {
+      const timer = setTimeout(() => {
+        if (!reply.sent && !stream.destroyed) {
+          opts.logger.warn({ endpoint: request.url }, `HTTP/2 request not complete within ${t.requestMs} ms: stream cancelled`)
+          stream.close(http2Constants.NGHTTP2_CANCEL)
+        }
+      }, t.requestMs)
+      stream.once('close', () => clearTimeout(timer))
+    }
+    done()
+  })
+
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, payload, done) => {
     readJsonBody(payload, opts.bodyLimit ?? REVIEW_BODY_LIMIT).then((b) => done(null, b), (e: Error) => done(null, new BodyFailure(e)))
