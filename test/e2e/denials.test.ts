@@ -4,7 +4,7 @@
 // FailedCreate event. Real control plane, registry, webhook process and chart (test/harness/e2e-env.ts).
 import t from 'tap'
 import { deploymentObject, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
-import { e2eSkip, eventsFor, waitForPods } from './helpers.js'
+import { dumpLogsOnFailure, e2eSkip, eventsFor, waitForPods } from './helpers.js'
 
 const skip = e2eSkip(t)
 const NS = 'denials'
@@ -13,6 +13,7 @@ const FIX = 'fix: provision the shim for handler "slight" on a schedulable node,
 t.test('denials on a real control plane', { skip, timeout: 600_000 }, async (t) => {
   const env: E2EEnv = await startE2EEnv()
   t.teardown(() => env.stop())
+  dumpLogsOnFailure(t, env)
   const s = env.samples
   await env.createNamespace(NS)
   const slightDenial = `admission webhook "validate.wasm-admission.io" denied the request: wasm-admission denied this object: container "app" (image "${s['slight-scratch'].ref}"): 0/6 nodes can run RuntimeClass slight-nowhere (handler slight): 6 lack the slight shim; ${FIX}`

@@ -1,4 +1,5 @@
 // Shared by the end-to-end tests (test/e2e/*.test.ts). Not a test file itself.
+import { readFileSync } from 'node:fs'
 import type { Test } from 'tap'
 import { e2eMissing, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
 
@@ -40,4 +41,18 @@ export function normalizedSpec(pod: K8sObject): K8sObject {
 export async function eventsFor(env: E2EEnv, namespace: string, name: string): Promise<K8sObject[]> {
   const items = await env.list('events', namespace)
   return items.filter((e) => e.involvedObject?.name === name)
+}
+
+/** On failure, print the tail of the webhook's and the apiserver's logs as TAP comments (before env.stop() removes them). */
+export function dumpLogsOnFailure(t: Test, env: E2EEnv): void {
+  t.teardown(() => {
+    if (t.passing()) return
+    for (const [name, file] of [['webhook', env.webhook.logFile], ['kube-apiserver', env.cp.logs['kube-apiserver']], ['kube-controller-manager', env.cp.logs['kube-controller-manager']]] as const) {
+      try {
+        t.comment(`--- ${name} log (tail) ${file}\n${readFileSync(file, 'utf8').split('\n').slice(-40).join('\n')}`)
+      } catch {
+        t.comment(`--- ${name} log unavailable (${file})`)
+      }
+    }
+  })
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { deploymentObject, MODE_LABEL, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
-import { e2eSkip } from './helpers.js'
+import { dumpLogsOnFailure, e2eSkip } from './helpers.js'
 
 const skip = e2eSkip(t)
 
@@ -29,6 +29,7 @@ t.test('namespace modes and exclusions on a real control plane', { skip, timeout
   const auditLog = join(auditDir, 'audit.log')
   const env: E2EEnv = await startE2EEnv({ apiserverArgs: [`--audit-policy-file=${join(auditDir, 'policy.json')}`, `--audit-log-path=${auditLog}`, '--audit-log-mode=blocking'] })
   t.teardown(() => env.stop())
+  dumpLogsOnFailure(t, env)
   const s = env.samples
   await env.createNamespace('enforced')
   await env.createNamespace('warned', { [MODE_LABEL]: 'warn' })

@@ -6,7 +6,7 @@
 // the in-tree RuntimeClass plugin merges nodeSelector/tolerations/overhead, then our validating webhook.
 import t from 'tap'
 import { CRUN_OVERHEAD, CRUN_TOLERATION, DEFAULT_TOLERATIONS, deploymentObject, podObject, startE2EEnv, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
-import { e2eSkip, normalizedSpec, waitForPods } from './helpers.js'
+import { dumpLogsOnFailure, e2eSkip, normalizedSpec, waitForPods } from './helpers.js'
 
 const skip = e2eSkip(t)
 const NS = 'tutorial'
@@ -14,6 +14,7 @@ const NS = 'tutorial'
 t.test('the seed tutorial on a real control plane', { skip, timeout: 600_000 }, async (t) => {
   const env: E2EEnv = await startE2EEnv()
   t.teardown(() => env.stop())
+  dumpLogsOnFailure(t, env)
   const s = env.samples
   await env.createNamespace(NS)
 

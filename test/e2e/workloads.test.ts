@@ -3,7 +3,7 @@
 // updates are judged at apply time. Real parts (test/harness/e2e-env.ts).
 import t from 'tap'
 import { deploymentObject, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
-import { e2eSkip, eventsFor } from './helpers.js'
+import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
 
 const skip = e2eSkip(t)
 const NS = 'workloads'
@@ -18,6 +18,7 @@ const template = (app: string, image: string, extra: K8sObject = {}): K8sObject 
 t.test('workload controllers on a real control plane', { skip, timeout: 600_000 }, async (t) => {
   const env: E2EEnv = await startE2EEnv()
   t.teardown(() => env.stop())
+  dumpLogsOnFailure(t, env)
   const s = env.samples
   await env.createNamespace(NS)
 
