@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests (test/e2e/*.test.ts). Not a test file itself.
 import { readFileSync } from 'node:fs'
 import type { Test } from 'tap'
-import { e2eMissing, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
+import { distIsStale, e2eMissing, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
 
 /**
  * Skip reason when the real parts are not built, or false. A missing dist/ build is always a failure
@@ -9,7 +9,10 @@ import { e2eMissing, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e
  */
 export function e2eSkip(t: Test): string | false {
   const missing = e2eMissing()
-  if (!missing) return false
+  if (!missing) {
+    if (distIsStale()) t.comment('note: dist/ is older than src/: the webhook under test is the last build (npm run build)')
+    return false
+  }
   if (missing.includes('npm run build') || process.env.WASM_ADMISSION_REQUIRE_CLUSTER === '1') {
     t.fail(`end-to-end environment unavailable: ${missing}`)
     return false
