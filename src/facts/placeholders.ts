@@ -28,6 +28,7 @@ const UNKNOWN_CLUSTER: ClusterFacts = {
     reasons: [],
     message: 'cluster facts are not available',
   }),
+  placement: () => ({ targeted: 0, ineligible: 0, ineligibleNames: [] }),
 }
 
 export class NoClusterFacts implements ClusterFactsSource {

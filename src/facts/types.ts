@@ -106,6 +106,18 @@ export interface PodScheduling {
   /** requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms (ORed); empty = no constraint. */
   requiredNodeAffinity: NodeSelectorTerm[]
   tolerations: Toleration[]
+  /** spec.nodeName: the pod is bound to this node and the scheduler is bypassed. */
+  nodeName?: string
+}
+
+/** Where a DaemonSet would put pods: nodes its template targets, and those that cannot run the RuntimeClass. */
+export interface Placement {
+  /** Nodes the template's nodeSelector, affinity and tolerations target. */
+  targeted: number
+  /** Targeted nodes without the shim or not matching the RuntimeClass nodeSelector. */
+  ineligible: number
+  /** Some of those nodes' names, sorted. */
+  ineligibleNames: string[]
 }
 
 export interface RuntimeClassInfo {
@@ -154,6 +166,11 @@ export interface ClusterFacts {
   namespaceLabels(name: string): Record<string, string> | undefined
   /** Which nodes could run a pod with this scheduling under the RuntimeClass. */
   eligibility(runtimeClassName: string, pod: PodScheduling): Eligibility
+  /**
+   * For DaemonSets, whose controller places a pod on every targeted node regardless of the
+   * RuntimeClass: targeted nodes that cannot run it. Scans every node (DaemonSet writes are rare).
+   */
+  placement(runtimeClassName: string, pod: PodScheduling): Placement
 }
 
 /** Cluster facts source: implemented by informers (src/facts/cluster). */

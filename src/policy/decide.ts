@@ -30,7 +30,7 @@ export interface Facts {
 
 export interface Violation {
   /** Stable rule id, used in metrics and audit annotations. */
-  rule: 'unsupported-artifact' | 'mixed-runtimes' | 'mixed-pod' | 'no-runtime-class' | 'runtime-class-missing' | 'wrong-handler' | 'no-eligible-node' | 'linux-under-wasm' | 'unknown-image'
+  rule: 'unsupported-artifact' | 'mixed-runtimes' | 'mixed-pod' | 'no-runtime-class' | 'runtime-class-missing' | 'wrong-handler' | 'no-eligible-node' | 'daemonset-placement' | 'linux-under-wasm' | 'unknown-image'
   message: string
 }
 
@@ -82,11 +82,32 @@ function analyse(spec: Record<string, unknown>, images: ReadonlyMap<string, Imag
 export function schedulingOf(spec: Record<string, unknown>): PodScheduling {
   const affinity = spec['affinity'] as Record<string, any> | undefined
   const terms = affinity?.['nodeAffinity']?.['requiredDuringSchedulingIgnoredDuringExecution']?.['nodeSelectorTerms']
-  return {
+  const scheduling: PodScheduling = {
     nodeSelector: stringMap(spec['nodeSelector']),
     requiredNodeAffinity: Array.isArray(terms) ? (terms as NodeSelectorTerm[]) : [],
     tolerations: Array.isArray(spec['tolerations']) ? (spec['tolerations'] as Toleration[]) : [],
   }
+  if (typeof spec['nodeName'] === 'string' && spec['nodeName'] !== '') scheduling.nodeName = spec['nodeName']
+  return scheduling
+}
+
+/**
+ * Tolerations the DaemonSet controller adds to every pod it creates (pkg/controller/daemon/util),
+ * so its pods land on not-ready, unreachable, pressured and cordoned nodes too.
+ */
+const DAEMONSET_TOLERATIONS: Toleration[] = [
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+]
+
+/** A RuntimeClass whose nodeSelector sets a key the pod already sets to another value: the apiserver would reject the pod. */
+function conflictsWith(rcSelector: Record<string, string>, podSelector: Record<string, string>): string | undefined {
+  for (const [k, v] of Object.entries(rcSelector)) if (k in podSelector && podSelector[k] !== v) return `${k}=${v} (the pod has ${k}=${podSelector[k]})`
+  return undefined
 }
 
 export function modeOf(namespace: string, cluster: ClusterFacts, policy: Policy): Mode {
@@ -119,9 +140,16 @@ export function chooseRuntimeClass(family: RuntimeFamily, scheduling: PodSchedul
   const fp = policy.families[family]
   if (fp.runtimeClass !== 'auto') return { name: fp.runtimeClass.name }
   if (!cluster.known) return { note: `no cluster facts to choose a RuntimeClass for ${family} automatically` }
-  const candidates = cluster.runtimeClasses().filter((rc) => fp.handlers.includes(rc.handler))
-  if (candidates.length === 0) {
+  const ofFamily = cluster.runtimeClasses().filter((rc) => fp.handlers.includes(rc.handler))
+  if (ofFamily.length === 0) {
     return { note: `no RuntimeClass has a ${family} handler (${handlerList(fp)}); fix: create one, or name it in the policy's families.${family}.runtimeClass` }
+  }
+  // Injecting a class whose nodeSelector contradicts the pod's would get the pod rejected by the
+  // apiserver's RuntimeClass plugin over a class the user never named.
+  const candidates = ofFamily.filter((rc) => !conflictsWith(rc.nodeSelector, scheduling.nodeSelector))
+  if (candidates.length === 0) {
+    const why = ofFamily.map((rc) => `${rc.name} needs nodeSelector ${conflictsWith(rc.nodeSelector, scheduling.nodeSelector)}`).join('; ')
+    return { note: `every RuntimeClass with a ${family} handler conflicts with the pod's nodeSelector: ${why}` }
   }
   const withTolerations: PodScheduling = { ...scheduling, tolerations: [...scheduling.tolerations, ...fp.tolerations] }
   const ranked = candidates
@@ -166,7 +194,7 @@ function planMutations(t: PodTemplate, a: PodAnalysis, cluster: ClusterFacts, po
 
 // ------------------------------------------------------------------ validation rules
 
-function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: ClusterFacts, policy: Policy, planNote: string | undefined): { violations: Violation[]; warnings: string[] } {
+function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: ClusterFacts, policy: Policy, planNote: string | undefined, isDaemonSet = false): { violations: Violation[]; warnings: string[] } {
   const violations: Violation[] = []
   const warnings: string[] = []
   for (const u of a.unsupported) {
@@ -196,9 +224,21 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
   }
   if (rc && policy.requireEligibleNode && isWasmHandler(rc.handler, policy) && violations.length === 0) {
     const e = cluster.eligibility(rc.name, schedulingOf(spec))
+    const who = a.wasm[0] ?? a.all[0]
     if (e.eligibleNodes === 0) {
-      const who = a.wasm[0] ?? a.all[0]
       violations.push({ rule: 'no-eligible-node', message: `${who ? `${describeContainer(who)}: ` : ''}${e.message}; fix: provision the shim for handler ${q(rc.handler)} on a schedulable node, or change the pod's nodeSelector, affinity or tolerations` })
+    } else if (isDaemonSet) {
+      // The DaemonSet controller ignores the RuntimeClass when it places pods: each targeted node
+      // without the shim would get a pod that is denied again and again.
+      const scheduling = schedulingOf(spec)
+      const p = cluster.placement(rc.name, { ...scheduling, tolerations: [...scheduling.tolerations, ...DAEMONSET_TOLERATIONS] })
+      if (p.ineligible > 0) {
+        const selector = Object.entries(rc.nodeSelector).map(([k, v]) => `${k}=${v}`).join(',')
+        violations.push({
+          rule: 'daemonset-placement',
+          message: `${who ? `${describeContainer(who)}: ` : ''}this DaemonSet targets ${p.targeted} nodes, ${p.ineligible} of which cannot run RuntimeClass ${rc.name} (handler ${rc.handler}): ${p.ineligibleNames.join(', ')}${p.ineligible > p.ineligibleNames.length ? ', ...' : ''}; the DaemonSet controller ignores the RuntimeClass when placing pods; fix: add ${selector ? `nodeSelector ${selector}` : "a nodeSelector for the shim's nodes"} to the pod template`,
+        })
+      }
     }
   }
   if (rc && a.wasm.length === 0 && policy.linuxUnderWasmRuntimeClass === 'deny') {
@@ -284,7 +324,8 @@ export function decide(subject: Subject, facts: Facts, policy: Policy): Decision
   } else if (!spec['runtimeClassName']) {
     planNote = planMutations(subject.template, a, facts.cluster, policy).note
   }
-  const { violations, warnings } = validateSpec(spec, analyse(spec, images), facts.cluster, policy, planNote)
+  const isDaemonSet = subject.kind.group === 'apps' && subject.kind.kind === 'DaemonSet'
+  const { violations, warnings } = validateSpec(spec, analyse(spec, images), facts.cluster, policy, planNote, isDaemonSet)
   if (violations.length === 0) return { ...skip(mode, 'allowed'), warnings }
   switch (mode) {
     case 'enforce':

@@ -7,8 +7,6 @@ import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
 
 const skip = e2eSkip(t)
 const NS = 'workloads'
-/** Known product bugs are `todo` (not run, not counted as passing); WASM_ADMISSION_E2E_KNOWN_BUGS=1 runs them (they fail until fixed). */
-const knownBug = (why: string): { todo?: string } => (process.env.WASM_ADMISSION_E2E_KNOWN_BUGS === '1' ? {} : { todo: why })
 
 const template = (app: string, image: string, extra: K8sObject = {}): K8sObject => ({
   metadata: { labels: { app } },
@@ -69,29 +67,21 @@ t.test('workload controllers on a real control plane', { skip, timeout: 600_000 
     for (const p of pods) t.equal(p.spec.runtimeClassName, 'spin-test')
   })
 
-  // Product gap, reported (not fixed here): the DaemonSet controller ignores RuntimeClass scheduling,
-  // so a DaemonSet of a Wasm image without a nodeSelector targets every node. The template passes
-  // validation (2/6 nodes eligible), then the pods for the 4 nodes without the shim are denied one by
-  // one, forever (FailedCreate events keep coming). Expected: refused (or warned) at apply time.
-  t.test('DaemonSet of a Spin image without nodeSelector is refused at apply time', knownBug('product gap: DaemonSet templates are judged as one pod, not per targeted node'), async (t) => {
+  // The DaemonSet controller places a pod on every targeted node whatever the RuntimeClass says, so a
+  // template that targets nodes without the shim is refused at apply time, with the fix.
+  t.test('DaemonSet of a Spin image without nodeSelector is refused at apply time', async (t) => {
     const r = await env.apply({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'spin-ds-everywhere' }, spec: { selector: { matchLabels: { app: 'spin-ds-everywhere' } }, template: template('spin-ds-everywhere', s['spin-v2'].ref) } }, { namespace: NS, allowFailure: true })
-    if (r.code === 0) {
-      // Show what happens instead: FailedCreate for the nodes without the shim.
-      const ev = await waitFor('a FailedCreate event on the DaemonSet', async () => (await eventsFor(env, NS, 'spin-ds-everywhere')).find((e) => e.reason === 'FailedCreate'), 60_000)
-      t.comment(`admitted; then: ${ev.message}`)
-    }
     t.not(r.code, 0, 'refused at apply time')
-    t.match(r.stderr, 'node')
+    t.match(r.stderr, /this DaemonSet targets 6 nodes, 4 of which cannot run RuntimeClass spin-test \(handler spin\).*fix: add nodeSelector spin=yes to the pod template/)
   })
 
-  // Product bug, reported (not fixed here): spec.nodeName is not part of the eligibility check. A pod
-  // bound directly to a node without the shim is admitted (mutated to spin-test), and the kubelet of
-  // node-runc-1 would reject it (NodeAffinity: nodeSelector spin=yes) or the shim would be missing.
-  t.test('a Spin pod with spec.nodeName of a runc-only node is denied', knownBug('product bug: spec.nodeName ignored by eligibility'), async (t) => {
+  // spec.nodeName bypasses the scheduler: the named node itself must be able to run the class.
+  t.test('a Spin pod with spec.nodeName of a runc-only node is denied', async (t) => {
     const pod = podObject('bound-to-runc', s['spin-v2'].ref)
     pod.spec.nodeName = 'node-runc-1'
     const r = await env.apply(pod, { namespace: NS, verb: 'create', allowFailure: true })
     t.not(r.code, 0, 'denied')
     t.match(r.stderr, '0/6 nodes can run RuntimeClass spin-test (handler spin)')
+    t.match(r.stderr, "not the pod's spec.nodeName node-runc-1")
   })
 })

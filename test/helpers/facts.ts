@@ -23,6 +23,10 @@ export interface PlainCluster {
   eligible?: Record<string, number>
   totalNodes?: number
   namespaces?: Record<string, Record<string, string>>
+  /** Names of nodes a DaemonSet template would target that cannot run each RuntimeClass. */
+  daemonSetMisses?: Record<string, string[]>
+  /** Eligible nodes per RuntimeClass when the pod is bound to this node name (spec.nodeName). */
+  boundTo?: Record<string, Record<string, boolean>>
 }
 
 export function cluster(c: PlainCluster): ClusterFacts {
@@ -32,9 +36,13 @@ export function cluster(c: PlainCluster): ClusterFacts {
     runtimeClass: (n) => c.runtimeClasses.find((r) => r.name === n),
     runtimeClasses: () => c.runtimeClasses,
     namespaceLabels: (n) => c.namespaces?.[n] ?? {},
-    eligibility: (name): Eligibility => {
+    placement: (name) => {
+      const misses = c.daemonSetMisses?.[name] ?? []
+      return { targeted: total, ineligible: misses.length, ineligibleNames: misses }
+    },
+    eligibility: (name, pod): Eligibility => {
       const rc = c.runtimeClasses.find((r) => r.name === name)
-      const n = c.eligible?.[name] ?? 0
+      const n = pod.nodeName !== undefined ? (c.boundTo?.[name]?.[pod.nodeName] ? 1 : 0) : (c.eligible?.[name] ?? 0)
       return {
         runtimeClass: name,
         handler: rc?.handler ?? '',

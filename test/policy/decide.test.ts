@@ -253,6 +253,40 @@ t.test('validation', async (t) => {
   }
 })
 
+t.test('spec.nodeName counts: a pod bound to a node without the shim is denied', async (t) => {
+  const c = cluster({ runtimeClasses: SEED_RCS, eligible: { 'spin-test': 2 }, boundTo: { 'spin-test': { 'node-spin-1': true } } })
+  const facts = { images: imagesOf(wasm(SPIN, 'spin')), cluster: c }
+  const bound = run('validate', pod([{ name: 'app', image: SPIN }], { runtimeClassName: 'spin-test', nodeName: 'node-runc-1' }), facts)
+  t.equal(bound.d.allowed, false)
+  t.same(bound.d.violations.map((v) => v.rule), ['no-eligible-node'])
+  t.equal(run('validate', pod([{ name: 'app', image: SPIN }], { runtimeClassName: 'spin-test', nodeName: 'node-spin-1' }), facts).d.allowed, true)
+})
+
+t.test('DaemonSets: every node the template targets must be able to run the RuntimeClass', async (t) => {
+  const ds = (spec: Record<string, unknown> = {}) => ({ ...deployment([{ name: 'app', image: SPIN }], spec), kind: 'DaemonSet' })
+  const facts = { images: imagesOf(wasm(SPIN, 'spin')), cluster: cluster({ runtimeClasses: SEED_RCS, eligible: { 'spin-test': 2 }, daemonSetMisses: { 'spin-test': ['node-runc-1', 'node-wasm-1'] } }) }
+  const r = run('validate', ds(), facts)
+  t.equal(r.d.allowed, false)
+  t.same(r.d.violations.map((v) => v.rule), ['daemonset-placement'])
+  t.match(r.d.violations[0]!.message, /targets 6 nodes, 2 of which cannot run RuntimeClass spin-test \(handler spin\): node-runc-1, node-wasm-1; .*fix: add nodeSelector spin=yes to the pod template/)
+  const fine = { ...facts, cluster: cluster({ runtimeClasses: SEED_RCS, eligible: { 'spin-test': 2 } }) }
+  t.equal(run('validate', ds({ nodeSelector: { spin: 'yes' } }), fine).d.allowed, true, 'a template restricted to the shim nodes is fine')
+  t.equal(run('validate', deployment([{ name: 'app', image: SPIN }]), facts).d.allowed, true, 'Deployments are placed by the scheduler, which honours the RuntimeClass')
+})
+
+t.test('automatic choice skips RuntimeClasses whose nodeSelector contradicts the pod', async (t) => {
+  const rcs = [...SEED_RCS, { name: 'spin-edge', handler: 'spin', nodeSelector: { zone: 'edge' }, tolerations: [] }]
+  const facts = { images: imagesOf(wasm(SPIN, 'spin')), cluster: cluster({ runtimeClasses: rcs, eligible: { 'spin-test': 2, 'spin-edge': 1 } }) }
+  const chosen = mutated(pod([{ name: 'app', image: SPIN }], { nodeSelector: { spin: 'no' } }), facts)
+  t.equal(spec(chosen).runtimeClassName, 'spin-edge', 'the class that does not conflict')
+  const none = run('mutate', pod([{ name: 'app', image: SPIN }], { nodeSelector: { spin: 'no', zone: 'core' } }), facts)
+  t.same(none.patch, [], 'no class is injected when all conflict')
+  const v = run('validate', pod([{ name: 'app', image: SPIN }], { nodeSelector: { spin: 'no', zone: 'core' } }), facts)
+  t.match(v.d.violations[0]!.message, /every RuntimeClass with a spin handler conflicts with the pod's nodeSelector: /)
+  t.match(v.d.violations[0]!.message, /spin-edge needs nodeSelector zone=edge \(the pod has zone=core\)/)
+  t.match(v.d.violations[0]!.message, /spin-test needs nodeSelector spin=yes \(the pod has spin=no\)/)
+})
+
 t.test('UPDATE is validated only when an image changes', async (t) => {
   const facts = { images: imagesOf(wasm(SPIN, 'spin'), linux(NGINX)), cluster: seed }
   const old = pod([{ name: 'app', image: NGINX }])

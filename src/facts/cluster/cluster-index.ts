@@ -10,7 +10,7 @@
  * mutation keeps seeing the old state (the structures a view references are never mutated; a
  * mutation after a snapshot clones only the maps it touches).
  */
-import type { ClusterFacts, Eligibility, PodScheduling, RuntimeClassInfo } from '../types.js'
+import type { ClusterFacts, Eligibility, Placement, PodScheduling, RuntimeClassInfo } from '../types.js'
 import type { Policy } from '../../policy/types.js'
 import { sameNodeSummary, sameStringMap, type NodeSummary } from './node-summary.js'
 import { sameRuntimeClass } from './runtime-class-summary.js'
@@ -106,6 +106,25 @@ export class IndexSnapshot implements ClusterFacts {
       else tally.addEligible(node.name)
     }
     return tally.result(this.s.nodes.size)
+  }
+
+  placement(runtimeClassName: string, pod: PodScheduling): Placement {
+    const rs = this.s.rcs.get(runtimeClassName)
+    const out: Placement = { targeted: 0, ineligible: 0, ineligibleNames: [] }
+    if (!rs) return out
+    const tolerations = effectiveTolerations(rs.info, pod)
+    for (const node of this.s.nodes.values()) {
+      if (checkNodePod(node, pod, tolerations)) continue
+      out.targeted++
+      // A DaemonSet pod waits out NotReady and cordoned nodes; a missing shim it never gets past.
+      const f = checkNodeStatic(node, rs.info, this.s.shimPolicy).failure
+      if (f && (f.code === 'noShim' || f.code === 'rcNodeSelector')) {
+        out.ineligible++
+        out.ineligibleNames.push(node.name)
+      }
+    }
+    out.ineligibleNames = out.ineligibleNames.sort().slice(0, 10)
+    return out
   }
 
   /** Per-node verdicts for one RuntimeClass (for the `nodes` CLI; O(N)). */

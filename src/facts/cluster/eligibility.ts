@@ -6,9 +6,10 @@
  *   2. cordoned        spec.unschedulable is not set
  *   3. noShim          the shim for the handler is present (shim-detection.ts)
  *   4. rcNodeSelector  labels match RuntimeClass scheduling.nodeSelector
- *   5. podNodeSelector labels match the pod's nodeSelector
- *   6. podAffinity     the pod's required node affinity (terms ORed, expressions ANDed)
- *   7. taint           every NoSchedule/NoExecute taint is tolerated by the pod's tolerations plus
+ *   5. podNodeName     the node is the pod's spec.nodeName, when set
+ *   6. podNodeSelector labels match the pod's nodeSelector
+ *   7. podAffinity     the pod's required node affinity (terms ORed, expressions ANDed)
+ *   8. taint           every NoSchedule/NoExecute taint is tolerated by the pod's tolerations plus
  *                      the RuntimeClass scheduling.tolerations
  * Steps 1-4 do not depend on the pod (cluster-index precomputes them per RuntimeClass).
  */
@@ -30,6 +31,7 @@ export const REASON_CODES = [
   'cordoned',
   'noShim',
   'rcNodeSelector',
+  'podNodeName',
   'podNodeSelector',
   'podAffinity',
   'taint',
@@ -167,8 +169,9 @@ export function effectiveTolerations(rc: RuntimeClassInfo, pod: PodScheduling): 
   return rc.tolerations.length === 0 ? pod.tolerations : [...pod.tolerations, ...rc.tolerations]
 }
 
-/** Steps 5-7 for a node that passed steps 1-4. */
+/** Steps 5-8 for a node that passed steps 1-4. */
 export function checkNodePod(node: NodeSummary, pod: PodScheduling, tolerations: Toleration[]): NodeFailure | undefined {
+  if (pod.nodeName && node.name !== pod.nodeName) return { code: 'podNodeName', key: pod.nodeName }
   if (!labelsMatch(node.labels, pod.nodeSelector)) return { code: 'podNodeSelector', key: formatSelector(pod.nodeSelector) }
   if (!nodeAffinityMatches(pod.requiredNodeAffinity, node)) return { code: 'podAffinity', key: '' }
   const t = firstUntoleratedTaint(node.taints, tolerations)
@@ -187,6 +190,8 @@ export function describeFailure(f: NodeFailure, rc: RuntimeClassInfo, count = 1)
       return `${one ? 'lacks' : 'lack'} the ${rc.handler} shim`
     case 'rcNodeSelector':
       return `${one ? 'does' : 'do'} not match nodeSelector ${f.key}`
+    case 'podNodeName':
+      return `${one ? 'is' : 'are'} not the pod's spec.nodeName ${f.key}`
     case 'podNodeSelector':
       return `${one ? 'does' : 'do'} not match the pod's nodeSelector ${f.key}`
     case 'podAffinity':
