@@ -1,0 +1,104 @@
+// The webhook and the null handler as separate processes, run compiled from dist/ (as in production).
+import { join, resolve } from 'node:path'
+import { httpGet, spawnLogged, waitFor, freePorts, procMemory, type Child } from './proc.js'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..')
+export const CLI = join(REPO_ROOT, 'dist/src/cli.js')
+export const NULL_SERVER = join(REPO_ROOT, 'bench/null-server.mjs')
+
+export interface WebhookProc {
+  child: Child
+  port: number
+  healthPort: number
+  url: string
+  /** ms from spawn to /readyz 200 (process start + informer sync). */
+  readyMs: number
+  metrics(): Promise<string>
+  metric(name: string, labels?: Record<string, string>): Promise<number>
+  memory(): Promise<{ rssMB: number; peakMB: number; heapUsedMB: number; heapTotalMB: number }>
+  stop(): Promise<void>
+}
+
+export interface WebhookArgs {
+  dir: string
+  tlsDir: string
+  kubeconfig: string
+  registryConfig: string
+  /** Extra node flags (e.g. --max-semi-space-size=...). */
+  nodeArgs?: string[]
+  extraArgs?: string[]
+  logLevel?: string
+}
+
+export async function startWebhook(a: WebhookArgs, name = 'webhook'): Promise<WebhookProc> {
+  const [port, healthPort] = (await freePorts(2)) as [number, number]
+  const args = [
+    ...(a.nodeArgs ?? []),
+    CLI, 'serve',
+    '--host', '127.0.0.1',
+    '--port', String(port),
+    '--health-port', String(healthPort),
+    '--tls-dir', a.tlsDir,
+    '--kubeconfig', a.kubeconfig,
+    '--registry-config', a.registryConfig,
+    '--shutdown-delay-seconds', '0',
+    '--log-level', a.logLevel ?? 'info',
+    ...(a.extraArgs ?? []),
+  ]
+  const started = performance.now()
+  const child = spawnLogged(process.execPath, args, join(a.dir, `${name}-${port}.log`), { ...process.env, NODE_OPTIONS: '' })
+  await waitFor('webhook /readyz', async () => {
+    if (child.proc.exitCode !== null) throw new Error(`webhook exited: ${child.tail()}`)
+    return (await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200
+  }, 300_000, 10).catch((e: Error) => {
+    throw new Error(`${e.message}\n${child.tail()}`)
+  })
+  const readyMs = performance.now() - started
+  const metrics = async (): Promise<string> => (await httpGet(`http://127.0.0.1:${healthPort}/metrics`)).body
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => {
+    let sum = 0
+    for (const line of (await metrics()).split('\n')) {
+      const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
+      if (!m || m[1] !== name) continue
+      const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]))
+      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3])
+    }
+    return sum
+  }
+  return {
+    child,
+    port,
+    healthPort,
+    url: `https://127.0.0.1:${port}`,
+    readyMs,
+    metrics,
+    metric,
+    async memory() {
+      const m = procMemory(child.pid)
+      return {
+        ...m,
+        heapUsedMB: (await metric('wasm_admission_nodejs_heap_size_used_bytes')) / 1048576,
+        heapTotalMB: (await metric('wasm_admission_nodejs_heap_size_total_bytes')) / 1048576,
+      }
+    },
+    stop: () => child.stop(),
+  }
+}
+
+export interface NullProc {
+  child: Child
+  url: string
+  stop(): Promise<void>
+}
+
+export async function startNullServer(dir: string, tlsDir: string): Promise<NullProc> {
+  const [port] = (await freePorts(1)) as [number]
+  const child = spawnLogged(process.execPath, [NULL_SERVER, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: '' })
+  await waitFor('null server', () => {
+    if (child.proc.exitCode !== null) throw new Error(`null server exited: ${child.tail()}`)
+    return child.tail().includes('"port"')
+  }, 30_000)
+  return { child, url: `https://127.0.0.1:${port}`, stop: () => child.stop() }
+}
+
+export { procMemory }

@@ -1,0 +1,488 @@
+/**
+ * The performance bench of wasm-admission, on real parts: kube-apiserver + etcd, docker-registry
+ * with the Wasm sample images, the chart installed in url mode, the webhook and a null handler as
+ * separate processes, wrk (HTTP/1.1) and h2load (HTTP/2) as load generators in their own processes.
+ *
+ *   scripts/bench.sh                      # everything (about 10 minutes)
+ *   scripts/bench.sh --only throughput,e2e --seconds 3 --sizes 50,500
+ *
+ * Prints a table and writes bench/results/<timestamp>.json (and latest.json); the captured
+ * AdmissionReviews go to bench/results/fixtures/. See docs/benchmarks.md.
+ */
+import { execFileSync } from 'node:child_process'
+import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import http2 from 'node:http2'
+import https from 'node:https'
+import { stringify as toYaml } from 'yaml'
+import { startControlPlane, type ControlPlane } from '../test/harness/control-plane.js'
+import { startRegistry } from '../test/harness/registry.js'
+import { pushSampleImages, WASM_MODULE } from '../test/harness/sample-images.js'
+import { Pusher, bytesOf } from '../test/harness/push.js'
+import { toolPaths, toolVersions } from '../test/harness/tools.js'
+import { issueServingCert, makeCa } from '../test/helpers/tls.js'
+import { startApiserverProxy, startCountingProxy } from '../test/perf/proxies.js'
+import { startCapture } from './lib/capture.js'
+import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
+import { h2load, wrk, type LoadResult } from './lib/load.js'
+import { run, waitFor } from './lib/proc.js'
+import { r2, summarize, type Summary } from './lib/stats.js'
+import { REPO_ROOT, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
+
+// ------------------------------------------------------------------ options
+
+const argv = process.argv.slice(2)
+const flag = (name: string, def: string): string => {
+  const i = argv.indexOf(`--${name}`)
+  return i >= 0 && argv[i + 1] ? argv[i + 1]! : def
+}
+const SECTIONS = flag('only', 'throughput,registry,e2e,scale').split(',')
+const SECONDS = Number(flag('seconds', '5'))
+const SIZES = flag('sizes', '50,500,5000').split(',').map(Number)
+const E2E_PODS = Number(flag('e2e-pods', '300'))
+const CONCURRENT = Number(flag('concurrent', '1000'))
+const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '')
+const H1_CONNS = 16
+const H2_CONNS = 2
+const H2_STREAMS = 16
+
+const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`)
+
+// ------------------------------------------------------------------ results
+
+const results: Record<string, any> = {
+  date: new Date().toISOString(),
+  machine: {
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    memTotalGB: r2(totalmem() / 2 ** 30),
+    memFreeGBAtStart: r2(freemem() / 2 ** 30),
+    loadAvgAtStart: loadavg().map(r2),
+    node: process.version,
+    kubernetes: toolVersions().k8s,
+    etcd: toolVersions().etcd,
+    wrk: safe(() => execFileSync('wrk', ['-v'], { encoding: 'utf8' }).split('\n')[0]!.trim()),
+    h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
+    otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
+  },
+  options: { sections: SECTIONS, seconds: SECONDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS },
+}
+
+function safe<T>(f: () => T): T | string {
+  try {
+    return f()
+  } catch (e) {
+    return `unavailable: ${(e as Error).message.split('\n')[0]}`
+  }
+}
+
+// ------------------------------------------------------------------ environment
+
+const dir = mkdtempSync(join(tmpdir(), 'wasm-admission-bench-'))
+const resultsDir = join(REPO_ROOT, 'bench/results')
+const fixturesDir = join(resultsDir, 'fixtures')
+mkdirSync(fixturesDir, { recursive: true })
+const cleanups: Array<() => Promise<unknown> | unknown> = []
+const cleanup = async (): Promise<void> => {
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined)
+  rmSync(dir, { recursive: true, force: true })
+}
+
+async function main(): Promise<void> {
+  log(`temp dir ${dir}`)
+  const ca = makeCa('wasm-admission-bench-ca')
+  cleanups.push(() => rmSync(ca.dir, { recursive: true, force: true }))
+  const tlsDir = join(dir, 'tls')
+  issueServingCert(ca, tlsDir, 'wasm-admission')
+  writeFileSync(join(dir, 'ca.crt'), ca.caPem)
+
+  log('starting etcd + kube-apiserver and docker-registry')
+  const [cp, registry] = await Promise.all([startControlPlane({}), startRegistry()])
+  cleanups.push(() => cp.stop(), () => registry.stop())
+  const regProxy = await startCountingProxy({ host: '127.0.0.1', port: registry.port })
+  cleanups.push(() => regProxy.stop())
+  const apiProxy = await startApiserverProxy(cp)
+  cleanups.push(() => apiProxy.stop())
+
+  log('pushing sample images')
+  await pushSampleImages(registry.host, { only: ['spin-scratch', 'linux'] })
+  for (let k = 1; k <= 10; k++) await pushSampleImages(registry.host, { only: ['spin-v2', 'linux'], tag: `t${k}` })
+  const img = (repo: string, tag: string): string => `${regProxy.host}/samples/${repo}:${tag}`
+
+  const kube = new Kube(cp.kubeconfigPath, cp.server)
+  cleanups.push(() => kube.close())
+  log('creating 50 RuntimeClasses, namespaces')
+  await parallel(runtimeClasses(), 8, async (rc) => void (await kube.must('POST', '/apis/node.k8s.io/v1/runtimeclasses', rc)))
+  for (const ns of ['bench', 'e2e']) await kube.must('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })
+  let nodes = 0
+  const growTo = async (n: number): Promise<number> => {
+    if (n <= nodes) return 0
+    log(`creating nodes ${nodes}..${n}`)
+    const ms = await createNodes(kube, nodes, n)
+    log(`  ${n - nodes} nodes in ${Math.round(ms)} ms (${Math.round(((n - nodes) * 3) / (ms / 1000))} requests/s)`)
+    nodes = n
+    return ms
+  }
+  await growTo(SIZES[0] ?? 50)
+
+  const registryConfig = join(dir, 'registry-config.yaml')
+  writeFileSync(registryConfig, toYaml({ plainHttp: [regProxy.host], allowHosts: ['127.0.0.0/8'] }))
+  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS }
+
+  // helm, url mode
+  const helmHome = join(dir, 'helm')
+  for (const d of ['config', 'cache', 'data']) mkdirSync(join(helmHome, d), { recursive: true })
+  const helmEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: helmHome, HELM_CONFIG_HOME: join(helmHome, 'config'), HELM_CACHE_HOME: join(helmHome, 'cache'), HELM_DATA_HOME: join(helmHome, 'data'), KUBECONFIG: cp.kubeconfigPath }
+  const helm = async (verb: 'install' | 'upgrade', url: string): Promise<void> => {
+    const r = await run(toolPaths().helm, [verb, 'wasm-admission', join(REPO_ROOT, 'charts/wasm-admission'), '-n', 'wasm-admission', ...(verb === 'install' ? ['--create-namespace'] : ['--reuse-values']), '--set', 'deployment.enabled=false', '--set', `webhook.url=${url}`, '--set', 'certificates.mode=provided', '--set-file', `certificates.caBundle=${join(dir, 'ca.crt')}`], { env: helmEnv })
+    if (r.code !== 0) throw new Error(`helm ${verb}: ${r.stderr}${r.stdout}`)
+  }
+
+  // ---------------------------------------------------------------- capture AdmissionReviews
+  const capture = await startCapture(tlsDir)
+  cleanups.push(() => capture.stop())
+  log(`capturing AdmissionReviews from the real apiserver (chart in url mode -> ${capture.url})`)
+  await helm('install', capture.url)
+  const podOf = (name: string, images: string[]): Record<string, unknown> => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: name, 'app.kubernetes.io/part-of': 'bench' }, annotations: { 'example.com/owner': 'team-a' } },
+    spec: {
+      containers: images.map((image, k) => ({
+        name: `c${k}`,
+        image,
+        ports: [{ containerPort: 8080 + k }],
+        env: [{ name: 'RUST_LOG', value: 'info' }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+        resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+      })),
+    },
+  })
+  const variants: Array<{ name: string; images: string[] }> = []
+  for (const n of [1, 3, 10]) {
+    variants.push({ name: `wasm-${n}`, images: n === 1 ? [img('spin-scratch', 'v1')] : Array.from({ length: n }, (_, k) => img('spin-v2', `t${k + 1}`)) })
+    variants.push({ name: `linux-${n}`, images: Array.from({ length: n }, (_, k) => img('linux', `t${k + 1}`)) })
+  }
+  await waitFor('the apiserver to call the capturing webhook', async () => {
+    await kube.req('POST', '/api/v1/namespaces/bench/pods?dryRun=All', podOf('probe', [img('linux', 'v1')]))
+    return capture.bodies.has('mutate/probe')
+  })
+  const fixtures: Record<string, { mutate: string; validate: string }> = {}
+  for (const v of variants) {
+    await kube.must('POST', '/api/v1/namespaces/bench/pods', podOf(v.name, v.images))
+    const mutate = capture.bodies.get(`mutate/${v.name}`)
+    const validate = capture.bodies.get(`validate/${v.name}`)
+    if (!mutate || !validate) throw new Error(`no captured review for ${v.name}`)
+    fixtures[v.name] = { mutate, validate }
+    writeFileSync(join(fixturesDir, `${v.name}.mutate.json`), mutate)
+    writeFileSync(join(fixturesDir, `${v.name}.validate.json`), validate)
+  }
+  results.fixtures = Object.fromEntries(Object.entries(fixtures).map(([k, f]) => [k, { mutateBytes: f.mutate.length, validateBytes: f.validate.length }]))
+  await capture.stop()
+
+  // ---------------------------------------------------------------- webhook + floor
+  let webhook: WebhookProc = await startWebhook(webhookArgs)
+  cleanups.push(() => webhook.stop())
+  const nullSrv = await startNullServer(dir, tlsDir)
+  cleanups.push(() => nullSrv.stop())
+  const h1agent = new https.Agent({ keepAlive: true, ca: ca.caPem, maxSockets: 64 })
+  cleanups.push(() => h1agent.destroy())
+  const post1 = (url: string, path: string, body: string): Promise<{ ms: number; status: number; body: any }> => {
+    const started = performance.now()
+    return new Promise((resolve, reject) => {
+      const req = https.request(url + path, { method: 'POST', agent: h1agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }))
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+  const warm = async (wh: WebhookProc): Promise<void> => {
+    for (const [name, f] of Object.entries(fixtures)) {
+      const r = await post1(wh.url, '/mutate', f.mutate)
+      if (r.status !== 200 || !r.body.response?.allowed) throw new Error(`warm-up ${name}: ${JSON.stringify(r.body)}`)
+      if (name.startsWith('wasm') && !r.body.response.patch) throw new Error(`warm-up ${name}: no patch: ${JSON.stringify(r.body)}`)
+      await post1(wh.url, '/validate', f.validate)
+    }
+  }
+  const apiCalls = (): number => apiProxy.count((r) => !r.watch)
+  await warm(webhook)
+
+  // ---------------------------------------------------------------- 1. throughput vs floor
+  if (SECTIONS.includes('throughput')) {
+    log(`throughput: ${Object.keys(fixtures).length} fixtures x (HTTP/1.1 wrk -c${H1_CONNS}, HTTP/2 h2load -c${H2_CONNS} -m${H2_STREAMS}) x (null, webhook), ${SECONDS} s each`)
+    const apiBefore = apiCalls()
+    const regBefore = regProxy.count()
+    const admittedBefore = await webhook.metric('wasm_admission_requests_total')
+    const rows: any[] = []
+    for (const [name, f] of Object.entries(fixtures)) {
+      for (const proto of ['h1', 'h2'] as const) {
+        const load = (url: string): Promise<LoadResult> =>
+          proto === 'h1'
+            ? wrk({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H1_CONNS, warmupSeconds: 1 })
+            : h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H2_CONNS, streams: H2_STREAMS, warmupSeconds: 1 })
+        const floor = await load(nullSrv.url)
+        const wh = await load(webhook.url)
+        const row = {
+          fixture: name,
+          proto,
+          bodyBytes: f.mutate.length,
+          null: pick(floor),
+          webhook: pick(wh),
+          ratio: { throughput: r2(wh.rps / floor.rps), p50: r2(wh.p50 / floor.p50), p99: r2(wh.p99 / floor.p99), p999: r2(wh.p999 / floor.p999) },
+        }
+        rows.push(row)
+        log(`  ${name} ${proto}: null ${Math.round(floor.rps)} req/s p99 ${r2(floor.p99)} ms | webhook ${Math.round(wh.rps)} req/s p99 ${r2(wh.p99)} ms | x${row.ratio.throughput} thr, x${row.ratio.p99} p99`)
+      }
+    }
+    const admitted = (await webhook.metric('wasm_admission_requests_total')) - admittedBefore
+    results.throughput = {
+      rows,
+      admissions: admitted,
+      apiserverNonWatchRequestsDuring: apiCalls() - apiBefore,
+      registryRequestsDuring: regProxy.count() - regBefore,
+    }
+  }
+
+  // ---------------------------------------------------------------- 4. end to end (pod CREATE)
+  if (SECTIONS.includes('e2e')) {
+    log('end to end: pod CREATE through the apiserver, with and without the webhook registered')
+    await helm('upgrade', webhook.url)
+    const probe = async (): Promise<boolean> => {
+      const r = await kube.req('POST', '/api/v1/namespaces/e2e/pods?dryRun=All', podOf('probe', [img('spin-scratch', 'v1')]))
+      return r.status === 201 && typeof r.body.spec?.runtimeClassName === 'string'
+    }
+    await waitFor('the apiserver to call the webhook', probe)
+    const configs = [
+      ['/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', 'MutatingWebhookConfiguration'],
+      ['/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', 'ValidatingWebhookConfiguration'],
+    ] as const
+    const saved: Array<{ path: string; obj: any }> = []
+    for (const [path] of configs) {
+      const list = (await kube.must('GET', `${path}?labelSelector=${encodeURIComponent('app.kubernetes.io/instance=wasm-admission')}`)).body
+      for (const o of list.items) {
+        delete o.metadata.resourceVersion
+        delete o.metadata.uid
+        delete o.metadata.creationTimestamp
+        delete o.metadata.managedFields
+        delete o.metadata.generation
+        delete o.metadata.ownerReferences
+        saved.push({ path, obj: o })
+      }
+    }
+    if (saved.length !== 2) throw new Error(`expected 2 webhook configurations, found ${saved.length}`)
+    const setRegistered = async (on: boolean): Promise<void> => {
+      for (const { path, obj } of saved) {
+        if (on) await kube.must('POST', path, obj)
+        else await kube.must('DELETE', `${path}/${obj.metadata.name}`)
+      }
+      // The apiserver picks configuration changes up from its informer: wait until it shows.
+      await waitFor(`webhook ${on ? 'registered' : 'unregistered'}`, async () => (await probe()) === on)
+    }
+    let podSeq = 0
+    const createPods = async (n: number): Promise<number[]> => {
+      const out: number[] = []
+      await parallel(Array.from({ length: n }, () => podSeq++), 4, async (i) => {
+        const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${i}`, [img('spin-scratch', 'v1')]))
+        if (a.status !== 201) throw new Error(`pod create: HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`)
+        out.push(a.ms)
+      })
+      return out
+    }
+    const without: number[] = []
+    const withWh: number[] = []
+    const before = await webhook.metric('wasm_admission_requests_total')
+    await createPods(50) // warm the apiserver (connections, caches)
+    for (let round = 0; round < 2; round++) {
+      await setRegistered(false)
+      without.push(...(await createPods(E2E_PODS / 2)))
+      await setRegistered(true)
+      withWh.push(...(await createPods(E2E_PODS / 2)))
+    }
+    const w = summarize(withWh)
+    const wo = summarize(without)
+    results.e2e = {
+      concurrency: 4,
+      podsPerCase: E2E_PODS,
+      without: ms(wo),
+      with: ms(w),
+      ratio: { p50: r2(w.p50 / wo.p50), p99: r2(w.p99 / wo.p99) },
+      webhookCalls: (await webhook.metric('wasm_admission_requests_total')) - before,
+    }
+    log(`  without: p50 ${r2(wo.p50)} ms p99 ${r2(wo.p99)} ms | with: p50 ${r2(w.p50)} ms p99 ${r2(w.p99)} ms | p99 x${results.e2e.ratio.p99}`)
+  }
+
+  // ---------------------------------------------------------------- 3. registry
+  if (SECTIONS.includes('registry')) {
+    log('registry: cold lookups and one uncached image admitted concurrently')
+    const pusher = new Pusher(registry.host)
+    const pushUnique = async (repo: string, id: string): Promise<string> => {
+      const wasm = await pusher.pushBlob(repo, WASM_MODULE, 'application/vnd.wasm.content.layer.v1+wasm')
+      const cfg = await pusher.pushBlob(repo, bytesOf({ spin_lock_version: 0, triggers: [], components: [{ id: `hello-${id}` }] }), 'application/vnd.fermyon.spin.application.v1+config')
+      await pusher.pushImageManifest(repo, 'v1', { config: cfg, layers: [wasm] })
+      return `${regProxy.host}/${repo}:v1`
+    }
+    const template = JSON.parse(fixtures['wasm-1']!.mutate)
+    const reviewFor = (image: string, uid = template.request.uid): string => {
+      const r = structuredClone(template)
+      r.request.uid = uid
+      r.request.object.spec.containers[0].image = image
+      return JSON.stringify(r)
+    }
+    // cold: each lookup a new image; warm: the same image again
+    const cold: number[] = []
+    const warmMs: number[] = []
+    const perLookup: number[] = []
+    for (let k = 0; k < 20; k++) {
+      const image = await pushUnique(`cold/app-${k}`, `c${k}`)
+      const before = regProxy.count()
+      const c = await post1(webhook.url, '/mutate', reviewFor(image))
+      if (!c.body.response?.patch) throw new Error(`cold lookup ${image}: ${JSON.stringify(c.body)}`)
+      perLookup.push(regProxy.count() - before)
+      cold.push(c.ms)
+      warmMs.push((await post1(webhook.url, '/mutate', reviewFor(image))).ms)
+    }
+    // 1,000 concurrent admissions of one uncached image, over HTTP/2 (10 sessions x 100 streams)
+    const image = await pushUnique('cold/concurrent', 'concurrent')
+    regProxy.reset()
+    const sessions = Array.from({ length: 10 }, () => http2.connect(webhook.url, { ca: ca.caPem }))
+    await Promise.all(sessions.map((s) => new Promise<void>((r, j) => s.once('connect', () => r()).once('error', j))))
+    const started = performance.now()
+    const answers = await Promise.all(
+      Array.from({ length: CONCURRENT }, (_, i) =>
+        new Promise<any>((resolve, reject) => {
+          const req = sessions[i % sessions.length]!.request({ ':method': 'POST', ':path': '/mutate', 'content-type': 'application/json' })
+          const chunks: Buffer[] = []
+          req.on('data', (c: Buffer) => chunks.push(c))
+          req.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))))
+          req.on('error', reject)
+          req.end(reviewFor(image, `uid-${i}`))
+        }),
+      ),
+    )
+    const allMs = performance.now() - started
+    for (const s of sessions) s.close()
+    const mutated = answers.filter((a) => a.response?.allowed && a.response.patch).length
+    const manifests = regProxy.count(/^\/v2\/cold\/concurrent\/manifests\//)
+    const blobs = regProxy.count(/^\/v2\/cold\/concurrent\/blobs\//)
+    results.registry = {
+      cold: ms(summarize(cold)),
+      warmSameImage: ms(summarize(warmMs)),
+      registryRequestsPerColdLookup: summarize(perLookup).p50,
+      concurrent: { admissions: CONCURRENT, mutated, totalMs: Math.round(allMs), manifestGets: manifests, blobGets: blobs, registryRequests: regProxy.count() },
+    }
+    log(`  cold p50 ${r2(results.registry.cold.p50)} ms (${results.registry.registryRequestsPerColdLookup} registry requests) | warm p50 ${r2(results.registry.warmSameImage.p50)} ms | ${CONCURRENT} concurrent: ${manifests} manifest GET(s), ${blobs} blob GET(s), ${mutated} mutated, ${Math.round(allMs)} ms`)
+  }
+
+  // ---------------------------------------------------------------- 2. scale
+  if (SECTIONS.includes('scale')) {
+    const rows: any[] = []
+    for (const size of SIZES) {
+      const createMs = await growTo(size)
+      await webhook.stop()
+      webhook = await startWebhook(webhookArgs, `webhook-${size}`)
+      const sync = syncTimes(readFileSync(webhook.child.logFile, 'utf8'))
+      // settle, then memory as the steady state after sync
+      await new Promise((r) => setTimeout(r, 2000))
+      const afterSync = await webhook.memory()
+      await warm(webhook)
+      const apiBefore = apiCalls()
+      const f = fixtures['wasm-1']!
+      const h1 = await wrk({ url: webhook.url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H1_CONNS, warmupSeconds: 1 })
+      const seq: number[] = []
+      for (let k = 0; k < 300; k++) seq.push((await post1(webhook.url, '/mutate', f.mutate)).ms)
+      const afterLoad = await webhook.memory()
+      const row = {
+        nodes: size,
+        runtimeClasses: 50,
+        createNodesMs: Math.round(createMs),
+        readyMs: Math.round(webhook.readyMs),
+        syncMs: sync,
+        memoryAfterSync: roundAll(afterSync),
+        memoryAfterLoad: roundAll(afterLoad),
+        load: pick(h1),
+        sequential: ms(summarize(seq)),
+        apiserverNonWatchRequestsDuringLoad: apiCalls() - apiBefore,
+      }
+      rows.push(row)
+      log(`  ${size} nodes: ready in ${row.readyMs} ms, RSS ${r2(afterSync.rssMB)} MB (peak ${r2(afterLoad.peakMB)}), heap ${r2(afterSync.heapUsedMB)} MB; wrk p50 ${r2(h1.p50)} p99 ${r2(h1.p99)} ms ${Math.round(h1.rps)} req/s; sequential p50 ${r2(row.sequential.p50)} ms`)
+    }
+    const first = rows[0]
+    const last = rows[rows.length - 1]
+    results.scale = {
+      rows,
+      latencyRatioLastToFirst: first && last ? { p50: r2(last.load.p50 / first.load.p50), p99: r2(last.load.p99 / first.load.p99), sequentialP50: r2(last.sequential.p50 / first.sequential.p50) } : null,
+    }
+  }
+
+  results.machine.loadAvgAtEnd = loadavg().map(r2)
+  const stamp = results.date.replace(/[:.]/g, '-')
+  writeFileSync(join(resultsDir, `${stamp}.json`), JSON.stringify(results, null, 2))
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(results, null, 2))
+  process.stdout.write(table(results))
+  log(`results: bench/results/${stamp}.json`)
+}
+
+function pick(r: LoadResult): Record<string, number> {
+  return { rps: Math.round(r.rps), p50: r2(r.p50), p99: r2(r.p99), p999: r2(r.p999), mean: r2(r.mean), requests: r.requests, errors: r.errors }
+}
+function ms(s: Summary): { n: number; p50: number; p99: number; p999: number; mean: number; max: number } {
+  return { n: s.n, p50: r2(s.p50), p99: r2(s.p99), p999: r2(s.p999), mean: r2(s.mean), max: r2(s.max) }
+}
+function roundAll(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, r2(v)]))
+}
+
+/** Informer list times from the webhook log: ms from the first log line to each kind's first "listed". */
+function syncTimes(text: string): Record<string, number> {
+  const lines = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: number; msg: string; kind?: string })
+  const t0 = lines[0]?.time ?? 0
+  const out: Record<string, number> = {}
+  for (const l of lines) if (l.msg?.endsWith(' listed') && l.kind && out[l.kind] === undefined) out[l.kind] = l.time - t0
+  return out
+}
+
+function table(r: Record<string, any>): string {
+  const out: string[] = ['', `wasm-admission bench ${r.date} — ${r.machine.nproc} x ${r.machine.cpu}, Node ${r.machine.node}, Kubernetes ${r.machine.kubernetes}`, '']
+  const row = (cells: Array<string | number | undefined>, widths: number[]): string => cells.map((c, i) => String(c ?? '?').padEnd(widths[i] ?? 10)).join(' ')
+  if (r.throughput) {
+    const w = [10, 6, 10, 9, 9, 9, 10, 9, 9, 9, 8, 8]
+    out.push('1. Throughput and latency, warm cache (ms; ratio = webhook / null handler)')
+    out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'p99.9', 'wh r/s', 'p50', 'p99', 'p99.9', 'x thr', 'x p99'], w))
+    for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.null.p999, x.webhook.rps, x.webhook.p50, x.webhook.p99, x.webhook.p999, x.ratio.throughput, x.ratio.p99], w))
+    out.push(`   admissions ${r.throughput.admissions}; apiserver non-watch requests during load: ${r.throughput.apiserverNonWatchRequestsDuring}; registry requests: ${r.throughput.registryRequestsDuring}`, '')
+  }
+  if (r.scale) {
+    const w = [7, 9, 9, 22, 9, 9, 9, 9, 9, 9, 9]
+    out.push('2. Scale (50 RuntimeClasses; wasm-1 fixture over HTTP/1.1; memory after sync)')
+    out.push(row(['nodes', 'ready ms', 'nodes ms', 'RSS/peak MB', 'heap MB', 'r/s', 'p50', 'p99', 'seq p50', 'api calls'], w))
+    for (const x of r.scale.rows) out.push(row([x.nodes, x.readyMs, x.syncMs.nodes ?? '?', `${x.memoryAfterSync.rssMB}/${x.memoryAfterLoad.peakMB}`, x.memoryAfterSync.heapUsedMB, x.load.rps, x.load.p50, x.load.p99, x.sequential.p50, x.apiserverNonWatchRequestsDuringLoad], w))
+    if (r.scale.latencyRatioLastToFirst) out.push(`   latency largest/smallest: p50 x${r.scale.latencyRatioLastToFirst.p50}, p99 x${r.scale.latencyRatioLastToFirst.p99}, sequential p50 x${r.scale.latencyRatioLastToFirst.sequentialP50}`)
+    out.push('')
+  }
+  if (r.registry) {
+    out.push('3. Registry')
+    out.push(`   cold lookup (new image, one admission): p50 ${r.registry.cold.p50} ms, p99 ${r.registry.cold.p99} ms, ${r.registry.registryRequestsPerColdLookup} registry requests; same image warm: p50 ${r.registry.warmSameImage.p50} ms`)
+    const c = r.registry.concurrent
+    out.push(`   ${c.admissions} concurrent admissions of one uncached image: ${c.manifestGets} manifest GET, ${c.blobGets} blob GETs, ${c.registryRequests} registry requests in all; ${c.mutated} mutated; ${c.totalMs} ms`, '')
+  }
+  if (r.e2e) {
+    out.push(`4. Pod CREATE through the apiserver (${r.e2e.podsPerCase} pods per case, concurrency ${r.e2e.concurrency})`)
+    out.push(`   without webhook: p50 ${r.e2e.without.p50} ms p99 ${r.e2e.without.p99} ms | with: p50 ${r.e2e.with.p50} ms p99 ${r.e2e.with.p99} ms | ratio p50 x${r.e2e.ratio.p50} p99 x${r.e2e.ratio.p99}`, '')
+  }
+  return out.join('\n') + '\n'
+}
+
+const onSignal = (): void => void cleanup().finally(() => process.exit(130))
+process.once('SIGINT', onSignal)
+process.once('SIGTERM', onSignal)
+try {
+  await main()
+} catch (e) {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+}
