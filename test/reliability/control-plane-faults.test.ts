@@ -31,6 +31,7 @@ import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { KubeConfig } from '@kubernetes/client-node'
 import { InformerClusterSource } from '../../src/facts/cluster/informers.js'
+import { NoClusterFacts } from '../../src/facts/placeholders.js'
 import { defaultPolicy } from '../../src/policy/defaults.js'
 import type { AdmissionReview } from '../../src/admission/types.js'
 import { getHealth, post2 } from '../helpers/server.js'
@@ -301,7 +302,7 @@ t.test('SIGTERM to one of two webhook processes sharing a port (SO_REUSEPORT) un
 // ------------------------------------------------------------------ 3. certificate rotation under heavy load
 
 t.test('certificate rotation under heavy load: five rotations, every handshake counted, none fails', async (t) => {
-  const s = await startReliabilityServer({ sources: { images: { lookup: async (i) => linux(i), readiness: () => ({ ready: true, detail: '' }) }, cluster: { snapshot: () => ({ known: false, runtimeClass: () => undefined, runtimeClasses: () => [], namespaceLabels: () => undefined, eligibility: (rc) => ({ runtimeClass: rc, handler: '', totalNodes: 0, eligibleNodes: 0, eligibleNodeNames: [], reasons: [], message: '' }) }), readiness: () => ({ ready: true, detail: '' }) } } })
+  const s = await startReliabilityServer({ sources: { images: { lookup: async (i) => linux(i), readiness: () => ({ ready: true, detail: '' }) }, cluster: new NoClusterFacts() } })
   t.teardown(() => s.server.shutdown('test end'))
   const stats = { handshakes: 0, handshakeFailures: 0, requests: 0, failed: 0 }
   const seen = new Map<string, number>()
