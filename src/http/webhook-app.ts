@@ -10,7 +10,7 @@ import { WasmAdmissionError, isWasmAdmissionError } from '../errors.js'
 import type { WebhookMetrics } from '../metrics/metrics.js'
 
 /** A body that could not be read or parsed, handed to the route instead of thrown. */
-class BodyFailure {
+export class BodyFailure {
   constructor(readonly error: Error) {}
 }
 
@@ -66,28 +66,59 @@ export const WEBHOOK_TIMEOUTS: WebhookTimeouts = {
 }
 
 /**
- * The fastify instance of the admission listener without routes: TLS (HTTP/2 and HTTP/1.1 on one
- * port, TLS >= 1.2), limits, and the bounded JSON body parser. Shared with the bench's null handler
- * (bench/null-server.ts) so that its floor has exactly the same TLS and body parsing.
+ * The fastify instance of the admission listener without its routes: TLS (HTTP/2 and HTTP/1.1 on
+ * one port, TLS >= 1.2), the limits, and the bounded JSON body parser (a bad body arrives at the
+ * route as a BodyFailure value). Shared with the bench's null handler (bench/null-server.mjs), so
+ * that the floor it measures has exactly the same TLS, limits and body parsing.
  */
-export function createAdmissionFastify(opts: Pick<WebhookAppOptions, 'tls' | 'bodyLimit' | 'timeouts'>): FastifyInstance {
-  const t = opts.timeouts ?? {}
+export function createAdmissionFastify(opts: Pick<WebhookAppOptions, 'tls' | 'bodyLimit' | 'timeouts'> & { logger?: Logger }): FastifyInstance {
+  const t: WebhookTimeouts = { ...WEBHOOK_TIMEOUTS, ...(opts.timeouts ?? {}) }
   const app = Fastify({
     http2: true,
-    https: { allowHTTP1: true, key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' },
+    // The node server reads the HTTP/1.1 limits from these options (fastify would not set them for http2).
+    https: {
+      allowHTTP1: true,
+      key: opts.tls.key,
+      cert: opts.tls.cert,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: t.handshakeMs,
+      headersTimeout: t.headersMs,
+      requestTimeout: t.requestMs,
+      keepAliveTimeout: t.keepAliveMs,
+      connectionsCheckingInterval: t.checkIntervalMs,
+    } as import('node:http2').SecureServerOptions,
     logger: false,
     bodyLimit: opts.bodyLimit ?? REVIEW_BODY_LIMIT,
-    requestTimeout: t.requestMs ?? 30_000,
-    keepAliveTimeout: t.keepAliveMs ?? 60_000,
-    connectionTimeout: t.connectionMs ?? 60_000,
-    http2SessionTimeout: t.http2SessionMs ?? 72_000,
+    requestTimeout: t.requestMs,
+    keepAliveTimeout: t.keepAliveMs,
+    connectionTimeout: t.connectionMs,
+    http2SessionTimeout: t.http2SessionMs,
     // Requests arriving on open connections while closing are still answered with a review.
     return503OnClosing: false,
   }) as unknown as FastifyInstance
 
+  // The body is always read to its end (see readJsonBody), so a bad body does not need the
+  // connection closed: the failure is handed to the route as a value and answered there, and
+  // keep-alive connections and HTTP/2 sessions stay usable.
+  // HTTP/2 streams: a whole-request limit (node's requestTimeout only covers HTTP/1.1). A stream
+  // still unanswered after requestMs is cancelled (RST_STREAM CANCEL); the session stays usable.
+  app.addHook('onRequest', (request, reply, done) => {
+    const stream = (request.raw as unknown as { stream?: import('node:http2').ServerHttp2Stream }).stream
+    if (stream !== undefined) {
+      const timer = setTimeout(() => {
+        if (!reply.sent && !stream.destroyed) {
+          opts.logger?.warn({ endpoint: request.url }, `HTTP/2 request not complete within ${t.requestMs} ms: stream cancelled`)
+          stream.close(http2Constants.NGHTTP2_CANCEL)
+        }
+      }, t.requestMs)
+      stream.once('close', () => clearTimeout(timer))
+    }
+    done()
+  })
+
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_req, payload, done) => {
-    readJsonBody(payload, opts.bodyLimit ?? REVIEW_BODY_LIMIT).then((b) => done(null, b), (e: Error) => done(e, undefined))
+    readJsonBody(payload, opts.bodyLimit ?? REVIEW_BODY_LIMIT).then((b) => done(null, b), (e: Error) => done(null, new BodyFailure(e)))
   })
   return app
 }
