@@ -42,6 +42,7 @@ const SECONDS = Number(flag('seconds', '5'))
 const SIZES = flag('sizes', '50,500,5000').split(',').map(Number)
 const E2E_PODS = Number(flag('e2e-pods', '300'))
 const CONCURRENT = Number(flag('concurrent', '1000'))
+const FIXTURES = flag('fixtures', '').split(',').filter((f) => f !== '')
 const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '')
 const H1_CONNS = 16
 const H2_CONNS = 2
@@ -218,6 +219,7 @@ async function main(): Promise<void> {
     const admittedBefore = await webhook.metric('wasm_admission_requests_total')
     const rows: any[] = []
     for (const [name, f] of Object.entries(fixtures)) {
+      if (FIXTURES.length > 0 && !FIXTURES.includes(name)) continue
       for (const proto of ['h1', 'h2'] as const) {
         const load = (url: string): Promise<LoadResult> =>
           proto === 'h1'
