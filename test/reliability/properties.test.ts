@@ -22,6 +22,7 @@ import { MODES, MODE_LABEL, type Mode, type Policy } from '../../src/policy/type
 import type { AdmissionReview } from '../../src/admission/types.js'
 import { cluster, linux, SEED_RCS, unsupported, wasm } from '../helpers/facts.js'
 import { ensureOpenApiFixture } from './fetch-openapi.js'
+import { Ledger } from './helpers.js'
 
 const RUNS = Number(process.env.WASM_ADMISSION_FUZZ_RUNS ?? '300')
 const SEED = process.env.WASM_ADMISSION_FUZZ_SEED !== undefined ? Number(process.env.WASM_ADMISSION_FUZZ_SEED) : undefined
@@ -467,5 +468,11 @@ t.test('oracle: enforce mode never admits a pod the policy forbids', async (t) =
 
 t.teardown(() => {
   // one line for the closing note of issue 8
-  console.error(`# properties: runs/property=${RUNS} inputs=${counts.inputs} patches=${counts.patchesChecked} schemaValidated=${counts.schemaValidated} wronglyAdmitted=${counts.wronglyAdmitted}`)
+  const ledger = new Ledger('properties')
+  ledger.add('runsPerProperty', RUNS)
+  ledger.add('inputs', counts.inputs)
+  ledger.add('patchesChecked', counts.patchesChecked)
+  ledger.add('schemaValidated', counts.schemaValidated)
+  ledger.add('wronglyAdmitted', counts.wronglyAdmitted)
+  ledger.flush()
 })
