@@ -15,13 +15,11 @@ import { buildHealthApp, readinessOf, type HealthCheck } from '../http/health-ap
 import { NoClusterFacts, UninspectedImages } from '../facts/placeholders.js'
 import type { ClusterFactsSource, ImageFactsSource } from '../facts/types.js'
 import type { Policy } from '../policy/types.js'
-import type { KubeConfig } from '@kubernetes/client-node'
-import { loadKubeConfig } from '../facts/cluster/kubeconfig.js'
+import { loadKubeConfig, loadKubeConnection, type KubeConnection } from '../facts/cluster/kubeconfig.js'
 import { InformerClusterSource } from '../facts/cluster/informers.js'
 import { ImageInspector } from '../facts/images/inspector.js'
 import { loadHostsDir } from '../facts/images/hosts.js'
 import { ChainCredentialProvider, FileCredentialProvider, SecretCredentialProvider, type CredentialProvider } from '../facts/images/credentials.js'
-import { KubeSecretReaders } from '../facts/images/k8s-readers.js'
 import { loadRegistryConfig } from '../config/registry-config.js'
 import { isWasmAdmissionError } from '../errors.js'
 
@@ -67,15 +65,17 @@ export interface RunningServer {
  * cluster view (unless --no-cluster). What is switched off is replaced by a source that says so.
  */
 export async function defaultFactsSources(opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy; env: Record<string, string | undefined> }): Promise<FactsSources> {
-  let kubeConfig: KubeConfig | undefined
-  if (!opts.noCluster || opts.readPullSecrets) kubeConfig = loadKubeConfig(opts.kubeconfig, ctx.env).kubeConfig
+  // The informers use the light kubeconfig client; @kubernetes/client-node (about 75 MB of RSS) is
+  // loaded only for --read-pull-secrets, whose readers use its API client (docs/benchmarks.md).
+  const connection: KubeConnection | undefined = opts.noCluster ? undefined : loadKubeConnection(opts.kubeconfig, ctx.env).connection
   let images: ImageFactsSource = new UninspectedImages('image inspection disabled by --no-registry')
   if (!opts.noRegistry) {
     const { options, hostsDir } = opts.registryConfig ? loadRegistryConfig(opts.registryConfig) : { options: {}, hostsDir: undefined }
     const providers: CredentialProvider[] = []
     if (opts.registryCredentials) providers.push(new FileCredentialProvider(opts.registryCredentials))
-    if (opts.readPullSecrets && kubeConfig) {
-      const readers = new KubeSecretReaders(kubeConfig)
+    if (opts.readPullSecrets) {
+      const { KubeSecretReaders } = await import('../facts/images/k8s-readers.js')
+      const readers = new KubeSecretReaders(loadKubeConfig(opts.kubeconfig, ctx.env).kubeConfig)
       providers.push(new SecretCredentialProvider(readers.secrets, readers.serviceAccounts, (message) => ctx.logger.warn({ code: 'WA_ERR_IMAGE_UNAUTHORIZED' }, message)))
     }
     images = new ImageInspector({
@@ -85,9 +85,9 @@ export async function defaultFactsSources(opts: ServeOptions, ctx: { logger: Log
       metricsRegistry: ctx.metrics.registry,
     })
   }
-  const cluster: ClusterFactsSource = opts.noCluster || !kubeConfig
+  const cluster: ClusterFactsSource = opts.noCluster || !connection
     ? new NoClusterFacts()
-    : new InformerClusterSource({ kubeConfig, policy: ctx.policy, logger: ctx.logger, metrics: ctx.metrics.registry })
+    : new InformerClusterSource({ connection, policy: ctx.policy, logger: ctx.logger, metrics: ctx.metrics.registry })
   return { images, cluster }
 }
 

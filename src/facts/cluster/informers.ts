@@ -21,22 +21,26 @@
  *    fails does not count as recovery) for longer than staleAfterMs; the detail names the kind
  *    and since when.
  */
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import type { Logger } from 'pino'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { fetch, type Dispatcher } from 'undici'
+import { fetch } from 'undici'
 import type { ClusterFactsSource, Readiness } from '../types.js'
 import type { Policy } from '../../policy/types.js'
 import { ClusterIndex, type IndexSnapshot, type ReplaceResult } from './cluster-index.js'
 import { stringMap, summarizeNode, type NodeSummary } from './node-summary.js'
 import type { RuntimeClassInfo } from '../types.js'
 import { summarizeRuntimeClass } from './runtime-class-summary.js'
+import { connectionFromKubeConfig, type KubeConnection } from './kubeconfig.js'
 
 export const INFORMER_KINDS = ['nodes', 'runtimeclasses', 'namespaces'] as const
 export type InformerKind = (typeof INFORMER_KINDS)[number]
 
 export interface InformerClusterSourceOptions {
-  kubeConfig: KubeConfig
+  /** The way to the API server (serve: loadKubeConnection, without client-node), or ... */
+  connection?: KubeConnection
+  /** ... a client-node KubeConfig (CLI commands, tests). One of the two is required. */
+  kubeConfig?: KubeConfig
   policy: () => Policy
   logger?: Logger
   /** Registry for the informer metrics (never prom-client's global one). */
@@ -438,7 +442,7 @@ export class InformerClusterSource implements ClusterFactsSource {
   readonly listTimeoutMs: number
   readonly inactivityMs: number
   readonly watchTimeoutSeconds: number
-  private readonly kc: KubeConfig
+  private readonly conn: KubeConnection
   private readonly logger: Logger | undefined
   private readonly relistIntervalMs: number
   private readonly watchdogMs: number
@@ -447,14 +451,14 @@ export class InformerClusterSource implements ClusterFactsSource {
   private readonly backoffMaxMs: number
   private readonly startWaitMs: number
   private readonly reflectors: Reflector[]
-  private dispatcher: Dispatcher | undefined
-  private dispatcherReady = false
   private timers: NodeJS.Timeout[] = []
   private state: 'new' | 'running' | 'stopped' = 'new'
   private syncWaiters: Array<() => void> = []
 
   constructor(opts: InformerClusterSourceOptions) {
-    this.kc = opts.kubeConfig
+    if (opts.connection) this.conn = opts.connection
+    else if (opts.kubeConfig) this.conn = connectionFromKubeConfig(opts.kubeConfig)
+    else throw new Error('InformerClusterSource needs a connection or a kubeConfig')
     this.logger = opts.logger
     this.now = opts.now ?? Date.now
     this.relistIntervalMs = opts.relistIntervalMs ?? 10 * 60_000
@@ -548,9 +552,7 @@ export class InformerClusterSource implements ClusterFactsSource {
     this.timers = []
     for (const r of this.reflectors) r.stop()
     for (const w of this.syncWaiters.splice(0)) w()
-    const d = this.dispatcher
-    this.dispatcher = undefined
-    await d?.destroy().catch(() => undefined)
+    await this.conn.close()
   }
 
   readiness(): Readiness {
@@ -638,23 +640,12 @@ export class InformerClusterSource implements ClusterFactsSource {
     }
   }
 
-  /** One authenticated GET; the TLS dispatcher is built once from the kubeconfig and reused. */
+  /** One authenticated GET; the TLS dispatcher is built once and reused. */
   async request(path: string, query: Record<string, string>, signal: AbortSignal): Promise<Awaited<ReturnType<typeof fetch>>> {
-    const cluster = this.kc.getCurrentCluster()
-    if (!cluster) throw new Error('kubeconfig has no current cluster')
-    const url = new URL(cluster.server.replace(/\/+$/, '') + path)
+    const url = new URL(this.conn.server + path)
     for (const [k, v] of Object.entries(query)) if (v !== '') url.searchParams.set(k, v)
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET)
-    await this.kc.applySecurityAuthentication(ctx)
-    if (!this.dispatcherReady) {
-      this.dispatcher = ctx.getDispatcher() as Dispatcher | undefined
-      this.dispatcherReady = true
-    } else {
-      // applySecurityAuthentication builds a new agent every call: drop it unused (it has no sockets).
-      void (ctx.getDispatcher() as Dispatcher | undefined)?.close().catch(() => undefined)
-    }
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' }
-    return fetch(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal })
+    const { headers, dispatcher } = await this.conn.prepare()
+    return fetch(url, { method: 'GET', headers: { ...headers, accept: 'application/json' }, ...(dispatcher ? { dispatcher } : {}), signal })
   }
 
   async getJson(path: string, query: Record<string, string>, signal: AbortSignal): Promise<unknown> {
