@@ -11,8 +11,13 @@ echo "[test] tsc --noEmit over src, test and bench (strict)" >&2
 npm run --silent typecheck >&2
 mkdir -p .tap
 log=.tap/last-run.tap
+# A folder argument means every test file below it (tap itself takes files and globs only).
+args=()
+for a in "$@"; do
+  if [ -d "$a" ]; then args+=("${a%/}/**/*.test.ts"); else args+=("$a"); fi
+done
 set +e
-npx --no-install tap --reporter=tap "$@" > "$log" 2>&1
+npx --no-install tap --reporter=tap "${args[@]}" > "$log" 2>&1
 status=$?
 set -e
 # Failures in full, then a one-line summary (tap's own counts of assertions).

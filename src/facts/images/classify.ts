@@ -463,12 +463,15 @@ function classifyManifest(input: ClassifyInput, m: ManifestDocument, platformHin
       return { kind: 'wasm', runtime: 'slight', pinnedImage: null, hasEntrypoint, evidence: ev }
     }
     const wasmFile = findEntry(peeks, (e) => (e.type === '0' || e.type === '\0') && /\.(wasm|wat)$/.test(e.path))
+    // Say so when the look inside the layers stopped early: a spin.toml past the budget was not seen.
+    const cut = peeks.find((p) => p.result.truncated)
+    const partial = cut !== undefined || peeks.length < tarLayers.length
+    const partialNote = partial ? ` (rootfs only partly inspected${cut?.result.note ? `: ${cut.result.note}` : ': layers over the peek budget'}; a spin.toml or slightfile.toml beyond that was not seen)` : ''
     if (wasmFile !== undefined) {
-      ev.push(`rootfs has ${wasmFile.entry.path}${hasWasmMagic(wasmFile.entry.head) ? ' (starts with \\0asm)' : ''}: generic WASI`)
+      ev.push(`rootfs has ${wasmFile.entry.path}${hasWasmMagic(wasmFile.entry.head) ? ' (starts with \\0asm)' : ''}: generic WASI${partialNote}`)
     } else if (peeks.length === 0) {
       ev.push('layers not inspected (over the peek budget); no spin.toml/slightfile.toml seen: assuming generic WASI')
     } else {
-      const partial = peeks.some((p) => p.result.truncated) || peeks.length < tarLayers.length
       ev.push(`no spin.toml, slightfile.toml or .wasm file found${partial ? ' in the inspected part of the rootfs' : ''}: assuming generic WASI`)
     }
     return { kind: 'wasm', runtime: 'wasi', pinnedImage: null, hasEntrypoint, evidence: ev }

@@ -1,25 +1,21 @@
 // Starts the real control plane for the cluster-facts integration tests, or says why it cannot.
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { parseAllDocuments } from 'yaml'
 import { startControlPlane, type ControlPlane } from '../../harness/control-plane.js'
-import { missingTools, toolPaths } from '../../harness/tools.js'
+import { missingTools } from '../../harness/tools.js'
 
-/** Returns a reason to skip, or undefined when the tools are there. */
+/**
+ * Returns a reason to skip, or undefined when the tools are there. Under
+ * WASM_ADMISSION_REQUIRE_CLUSTER=1 (scripts/test.sh) there is never a reason: a missing tool fails.
+ */
 export function planeSkipReason(): string | undefined {
+  if (process.env['WASM_ADMISSION_REQUIRE_CLUSTER'] === '1') return undefined
   const missing = missingTools().filter((m) => m !== 'helm' && m !== 'kubeControllerManager')
-  const etcdFallback = join(dirname(toolPaths().etcd), 'server')
-  const stillMissing = missing.filter((m) => !(m === 'etcd' && existsSync(etcdFallback)))
-  return stillMissing.length > 0 ? `control-plane tools not built (${stillMissing.join(', ')}): run scripts/build-tools.sh` : undefined
+  return missing.length > 0 ? `control-plane tools not built (${missing.join(', ')}): run scripts/build-tools.sh` : undefined
 }
 
 export async function startPlane(): Promise<ControlPlane> {
-  const paths = toolPaths()
-  const etcdFallback = join(dirname(paths.etcd), 'server')
-  // An early build-tools.sh left the etcd binary named after its package (`server`).
-  const tools = !existsSync(paths.etcd) && existsSync(etcdFallback) ? { etcd: etcdFallback } : {}
-  return startControlPlane({ tools })
+  return startControlPlane()
 }
 
 /**
