@@ -37,6 +37,14 @@ t.test('serve --help documents each flag with its environment variable; bad flag
   t.match(bad.stderr, /--port \(WASM_ADMISSION_PORT\) must be a non-negative integer.*WA_ERR_CONFIG/)
 })
 
+t.test('the README documents every serve flag and its environment variable', async (t) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const { SERVE_SETTINGS } = await import('../src/config/serve-options.js')
+  for (const s of Object.values(SERVE_SETTINGS)) {
+    t.ok(readme.includes(`\`--${s.flag}`) && readme.includes(`\`${s.env}\``), `--${s.flag} / ${s.env}`)
+  }
+})
+
 t.test('serve without a kubeconfig fails to start with a clear message and exits', async (t) => {
   const r = spawnSync(process.execPath, [cli, 'serve', '--tls-dir', '/nonexistent', '--port', '0', '--health-port', '0'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent' } })
   t.equal(r.status, 1)
