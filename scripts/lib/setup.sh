@@ -13,6 +13,9 @@ if [ ! -f node_modules/.wa-lock-hash ] || [ "$(cat node_modules/.wa-lock-hash)" 
   echo "$_wa_lock_hash" > node_modules/.wa-lock-hash
 fi
 bash scripts/build-tools.sh >/dev/null
-echo "[setup] npm run build (src, tsc strict)" >&2
-npm run --silent build >&2
+# Build dist/ when it is missing or older than a source file.
+if [ ! -f dist/src/cli.js ] || [ -n "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer dist/src/cli.js -print -quit)" ]; then
+  echo "[setup] npm run build (src, tsc strict)" >&2
+  npm run --silent build >&2
+fi
 unset _wa_root _wa_lock_hash
