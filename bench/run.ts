@@ -47,6 +47,9 @@ const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '
 const H1_CONNS = 16
 const H2_CONNS = 2
 const H2_STREAMS = 16
+/** Fixed-rate latency runs: h2load, this many HTTP/2 connections x this many requests/s each. */
+const RATE_CONNS = 4
+const RATE_PER_CONN = Number(flag('rate', '250'))
 
 const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`)
 
@@ -218,6 +221,7 @@ async function main(): Promise<void> {
     const regBefore = regProxy.count()
     const admittedBefore = await webhook.metric('wasm_admission_requests_total')
     const rows: any[] = []
+    const rateRows: any[] = []
     for (const [name, f] of Object.entries(fixtures)) {
       if (FIXTURES.length > 0 && !FIXTURES.includes(name)) continue
       for (const proto of ['h1', 'h2'] as const) {
@@ -236,12 +240,21 @@ async function main(): Promise<void> {
           ratio: { throughput: r2(wh.rps / floor.rps), p50: r2(wh.p50 / floor.p50), p99: r2(wh.p99 / floor.p99), p999: r2(wh.p999 / floor.p999) },
         }
         rows.push(row)
+        if (proto === 'h2') {
+          // Latency below saturation, at a fixed request rate (closer to an apiserver's traffic).
+          const fixed = (url: string): Promise<LoadResult> => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: RATE_CONNS, streams: 1, rps: RATE_PER_CONN, warmupSeconds: 1 })
+          const nf = await fixed(nullSrv.url)
+          const wf = await fixed(webhook.url)
+          rateRows.push({ fixture: name, rps: RATE_CONNS * RATE_PER_CONN, null: pick(nf), webhook: pick(wf), ratio: { p50: r2(wf.p50 / nf.p50), p99: r2(wf.p99 / nf.p99), p999: r2(wf.p999 / nf.p999) } })
+          log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${r2(nf.p50)} p99 ${r2(nf.p99)} ms | webhook p50 ${r2(wf.p50)} p99 ${r2(wf.p99)} ms | x${r2(wf.p99 / nf.p99)} p99`)
+        }
         log(`  ${name} ${proto}: null ${Math.round(floor.rps)} req/s p99 ${r2(floor.p99)} ms | webhook ${Math.round(wh.rps)} req/s p99 ${r2(wh.p99)} ms | x${row.ratio.throughput} thr, x${row.ratio.p99} p99`)
       }
     }
     const admitted = (await webhook.metric('wasm_admission_requests_total')) - admittedBefore
     results.throughput = {
       rows,
+      fixedRate: rateRows,
       admissions: admitted,
       apiserverNonWatchRequestsDuring: apiCalls() - apiBefore,
       registryRequestsDuring: regProxy.count() - regBefore,
@@ -439,10 +452,10 @@ function roundAll(o: Record<string, number>): Record<string, number> {
 
 /** Informer list times from the webhook log: ms from the first log line to each kind's first "listed". */
 function syncTimes(text: string): Record<string, number> {
-  const lines = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: number; msg: string; kind?: string })
-  const t0 = lines[0]?.time ?? 0
+  const lines = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string; kind?: string })
+  const t0 = Date.parse(lines[0]?.time ?? '')
   const out: Record<string, number> = {}
-  for (const l of lines) if (l.msg?.endsWith(' listed') && l.kind && out[l.kind] === undefined) out[l.kind] = l.time - t0
+  for (const l of lines) if (l.msg?.endsWith(' listed') && l.kind && out[l.kind] === undefined) out[l.kind] = Date.parse(l.time) - t0
   return out
 }
 
@@ -454,6 +467,12 @@ function table(r: Record<string, any>): string {
     out.push('1. Throughput and latency, warm cache (ms; ratio = webhook / null handler)')
     out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'p99.9', 'wh r/s', 'p50', 'p99', 'p99.9', 'x thr', 'x p99'], w))
     for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.null.p999, x.webhook.rps, x.webhook.p50, x.webhook.p99, x.webhook.p999, x.ratio.throughput, x.ratio.p99], w))
+    if (r.throughput.fixedRate?.length) {
+      const w2 = [10, 10, 9, 9, 9, 9, 9, 9, 8]
+      out.push(`   Latency at a fixed rate (h2load --rps, ${RATE_CONNS} HTTP/2 connections; ms)`)
+      out.push(row(['fixture', 'req/s', 'null p50', 'p99', 'p99.9', 'wh p50', 'p99', 'p99.9', 'x p99'], w2))
+      for (const x of r.throughput.fixedRate) out.push(row([x.fixture, x.rps, x.null.p50, x.null.p99, x.null.p999, x.webhook.p50, x.webhook.p99, x.webhook.p999, x.ratio.p99], w2))
+    }
     out.push(`   admissions ${r.throughput.admissions}; apiserver non-watch requests during load: ${r.throughput.apiserverNonWatchRequestsDuring}; registry requests: ${r.throughput.registryRequestsDuring}`, '')
   }
   if (r.scale) {

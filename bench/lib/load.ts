@@ -26,6 +26,8 @@ export interface LoadOptions {
   connections: number
   streams?: number
   warmupSeconds?: number
+  /** h2load only: requests per second per connection (open loop: a fixed rate, not saturation). */
+  rps?: number
 }
 
 function bodyFile(body: string): { file: string; cleanup: () => void } {
@@ -65,7 +67,7 @@ export async function h2load(o: LoadOptions): Promise<LoadResult> {
   const b = bodyFile(o.body)
   const log = join(tmpdir(), `wa-h2load-${process.pid}-${Date.now()}.tsv`)
   try {
-    const args = ['-t1', `-c${o.connections}`, `-m${o.streams ?? 8}`, '-D', String(o.seconds), '--warm-up-time', String(o.warmupSeconds ?? 1), '-d', b.file, '-H', 'content-type: application/json', `--log-file=${log}`, o.url]
+    const args = ['-t1', `-c${o.connections}`, `-m${o.streams ?? 8}`, ...(o.rps ? ['--rps', String(o.rps)] : []), '-D', String(o.seconds), '--warm-up-time', String(o.warmupSeconds ?? 1), '-d', b.file, '-H', 'content-type: application/json', `--log-file=${log}`, o.url]
     const r = await run('h2load', args, { timeoutMs: (o.seconds + (o.warmupSeconds ?? 1) + 30) * 1000 })
     const fin = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(r.stdout)
     const reqs = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(r.stdout)
