@@ -1,80 +1,12 @@
 // Small process and HTTP helpers for the bench (node: builtins only).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
-import { createServer, type Server } from 'node:net'
-import { setTimeout as delay } from 'node:timers/promises'
+export { freePorts, httpGet, run, waitFor, type RunResult } from '../../test/harness/process.js'
 
-export interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-}
 
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })
-    })
-    child.stdin.on('error', () => undefined)
-    child.stdin.end(opts.input ?? '')
-  })
-}
 
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((res, rej) => {
-      const s = createServer()
-      s.unref()
-      s.on('error', rej)
-      s.listen(0, '127.0.0.1', () => res(s))
-    })),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
-  return ports
-}
 
-export function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  return new Promise((res, rej) => {
-    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (r) => {
-      let body = ''
-      r.setEncoding('utf8').on('data', (d: string) => (body += d))
-      r.on('end', () => res({ status: r.statusCode ?? 0, body }))
-      r.on('error', rej)
-    })
-    req.on('timeout', () => req.destroy(new Error(`timeout GET ${url}`)))
-    req.on('error', rej)
-    req.end()
-  })
-}
 
-/** Polls fn until truthy (poll interval, not synchronisation: the condition decides). */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, deadlineMs = 120_000, stepMs = 20): Promise<T> {
-  const until = Date.now() + deadlineMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await fn()
-      if (v) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-    await delay(stepMs)
-  }
-}
 
 const live = new Set<ChildProcess>()
 let installed = false

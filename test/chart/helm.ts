@@ -1,11 +1,11 @@
 // Helpers for the chart tests: run the real helm binary (built by scripts/build-tools.sh, path from
 // test/harness/tools.ts) and parse what it renders. Not a test file itself.
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseAllDocuments, stringify } from 'yaml'
 import { missingTools, toolPaths } from '../harness/tools.js'
+import { run, type RunResult } from '../harness/process.js'
 
 export const CHART_DIR = resolve(import.meta.dirname, '../../charts/wasm-admission')
 export const CI_VALUES_DIR = join(CHART_DIR, 'ci')
@@ -17,11 +17,7 @@ export function helmSkip(): string | false {
   return 'helm not built: run scripts/build-tools.sh'
 }
 
-export interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-}
+export type { RunResult } from '../harness/process.js'
 
 // Helm's own state (repositories, cache, plugins) goes to a private directory, never the user's.
 const helmHome = mkdtempSync(join(tmpdir(), 'wasm-admission-helm-'))
@@ -30,31 +26,16 @@ process.on('exit', () => rmSync(helmHome, { recursive: true, force: true }))
 
 /** Runs helm with the given arguments; never throws on a non-zero exit. */
 export function helm(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(toolPaths().helm, args, {
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: helmHome,
-        HELM_CONFIG_HOME: join(helmHome, 'config'),
-        HELM_CACHE_HOME: join(helmHome, 'cache'),
-        HELM_DATA_HOME: join(helmHome, 'data'),
-        ...opts.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolvePromise({ code: code ?? -1, stdout, stderr })
-    })
+  return run(toolPaths().helm, args, {
+    timeoutMs: opts.timeoutMs ?? 120_000,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: helmHome,
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+      ...opts.env,
+    },
   })
 }
 

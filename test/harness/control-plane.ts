@@ -7,13 +7,11 @@
 //   await cp.kubectl(['get', 'nodes']);
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, mkdirSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { missingTools, toolPaths, type ToolPaths } from './tools.js';
+import { freePorts, httpGet, run, type HttpGetOptions as HttpOpts } from './process.js';
 
 export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
 
@@ -144,47 +142,7 @@ function installProcessHandlers(): void {
 // ---------------------------------------------------------------------------------------------
 // Small helpers.
 
-async function freePorts(n: number): Promise<number[]> {
-  // Hold all listeners until every port is known so the n ports are distinct.
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const srv = createServer();
-      srv.unref();
-      srv.on('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve(srv));
-    })),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (a === null || typeof a === 'string') throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
 
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    child.stdin.on('error', () => {
-      /* child may exit before reading stdin */
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   const r = await run('openssl', args.map((a) => a.replaceAll('{dir}', cwd)));
@@ -200,33 +158,7 @@ function tail(file: string, lines = 40): string {
   }
 }
 
-interface HttpOpts {
-  ca?: string;
-  cert?: string;
-  key?: string;
-  /** Skip server certificate verification (self-signed health endpoints). */
-  insecure?: boolean;
-  timeoutMs?: number;
-}
 
-function httpGet(url: string, opts: HttpOpts = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
-      u,
-      { method: 'GET', ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: !opts.insecure, timeout: opts.timeoutMs ?? 5000, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timeout GET ${url}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Certificates.

@@ -19,8 +19,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
-import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -28,6 +26,8 @@ import { stringify as toYaml } from 'yaml'
 import { startControlPlane, type ControlPlane, type KubectlOptions, type KubectlResult } from './control-plane.js'
 import { registryAvailable, startRegistry, type RegistryHandle } from './registry.js'
 import { pushSampleImages, type SampleImage, type SampleName } from './sample-images.js'
+import { StopWaiting, freePorts, httpGet, run, waitFor } from './process.js'
+export { StopWaiting, waitFor } from './process.js'
 import { missingTools, toolPaths } from './tools.js'
 import { issueServingCert, makeCa } from '../helpers/tls.js'
 
@@ -155,74 +155,10 @@ export function liveChildren(): Array<{ pid: number; comm: string; argv: string[
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((res, rej) => {
-      const s = createServer()
-      s.unref()
-      s.on('error', rej)
-      s.listen(0, '127.0.0.1', () => res(s))
-    })),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
-  return ports
-}
 
-function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
-  return new Promise((res, rej) => {
-    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (r) => {
-      let body = ''
-      r.setEncoding('utf8').on('data', (d: string) => (body += d))
-      r.on('end', () => res({ status: r.statusCode ?? 0, body }))
-      r.on('error', rej)
-    })
-    req.on('timeout', () => req.destroy(new Error(`timeout GET ${url}`)))
-    req.on('error', rej)
-    req.end()
-  })
-}
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<KubectlResult> {
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
-    child.on('error', (e) => {
-      clearTimeout(timer)
-      rej(e)
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      res({ code: code ?? (signal ? 128 : 1), stdout, stderr })
-    })
-    child.stdin.on('error', () => undefined)
-    child.stdin.end(opts.input ?? '')
-  })
-}
 
-/** Thrown from a waitFor condition to stop waiting at once (e.g. the process being waited for exited). */
-export class StopWaiting extends Error {}
 
-/** Polls fn until it returns a truthy value; throws after the deadline with the last error. No fixed sleeps. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, deadlineMs = 60_000): Promise<T> {
-  const until = Date.now() + deadlineMs
-  let last: unknown
-  for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
-    try {
-      const v = await fn()
-      if (v) return v
-    } catch (e) {
-      if (e instanceof StopWaiting) throw e
-      last = e
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`)
-    await delay(wait) // poll interval, not synchronisation: the condition decides
-  }
-}
 
 // ------------------------------------------------------------------ the webhook process
 

@@ -5,10 +5,11 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
+import { freePort } from './process.js'
+export { freePort }
 export const REGISTRY_BINARY = process.env.WASM_ADMISSION_REGISTRY_BIN ?? 'docker-registry'
 
 /** Fixed test credentials with a precomputed bcrypt hash (used when `htpasswd` is not installed). */
@@ -52,18 +53,6 @@ export function registryAvailable(): boolean {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 function bcryptLine(user: string, password: string): string {
   try {

@@ -9,6 +9,7 @@ import http from 'node:http'
 import { parseServeOptions } from '../../src/config/serve-options.js'
 import { startServer, type FactsSources, type RunningServer } from '../../src/commands/serve.js'
 import { makeCa, issueServingCert, type TestCa } from './tls.js'
+import { waitFor } from '../harness/process.js'
 
 export interface TestServer {
   server: RunningServer
@@ -108,10 +109,5 @@ export function getHealth(port: number, path: string): Promise<{ status: number;
 
 /** Polls a condition until it holds or the deadline passes (synchronisation on state, not on time). */
 export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 50): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await cond()) return
-    await new Promise((r) => setTimeout(r, stepMs))
-  }
-  throw new Error(`timed out waiting for: ${what}`)
+  await waitFor(what, cond, timeoutMs, stepMs)
 }

@@ -16,7 +16,6 @@
 import t from 'tap'
 import http2 from 'node:http2'
 import { randomBytes } from 'node:crypto'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,20 +28,13 @@ import { byKind, template } from '../chart/helm.js'
 import { startPlane } from '../facts/cluster/plane.js'
 import type { ControlPlane } from '../harness/control-plane.js'
 import { Ledger, startReliabilityServer } from './helpers.js'
+import { run } from '../harness/process.js'
 import type { TestServer } from '../helpers/server.js'
 
 if (!registryAvailable()) throw new Error('docker-registry is not installed: run scripts/install-system-deps.sh')
 const ledger = new Ledger('security')
 const ROOT = join(import.meta.dirname, '..', '..')
 
-function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { cwd: opts.cwd, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0, stdout, stderr })
-    })
-    if (opts.input !== undefined) child.stdin?.end(opts.input)
-  })
-}
 
 // ------------------------------------------------------------------ 1. secrets never leak
 

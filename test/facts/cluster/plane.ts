@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { parseAllDocuments } from 'yaml'
 import { startControlPlane, type ControlPlane } from '../../harness/control-plane.js'
 import { missingTools } from '../../harness/tools.js'
+import { waitFor as harnessWaitFor } from '../../harness/process.js'
 
 /**
  * Returns a reason to skip, or undefined when the tools are there. Under
@@ -44,18 +45,7 @@ export async function patchNodeStatus(cp: ControlPlane, name: string, status: un
   await cp.kubectl(['patch', 'node', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })])
 }
 
-/** Polls fn until it returns a truthy value; fails after the deadline (no fixed sleeps). */
-export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, deadlineMs = 30_000): Promise<T> {
-  const until = Date.now() + deadlineMs
-  let last: unknown
-  for (;;) {
-    try {
-      const v = await fn()
-      if (v) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+/** waitFor with the condition first (the order these tests were written in). */
+export function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, deadlineMs = 30_000): Promise<T> {
+  return harnessWaitFor(what, fn, deadlineMs)
 }
