@@ -1,27 +1,13 @@
 // Test helpers for cluster facts: node / RuntimeClass builders and a policy.
 import { join } from 'node:path'
 import type { Policy } from '../../../src/policy/types.js'
+import { defaultPolicy } from '../../../src/policy/defaults.js'
 import type { PodScheduling, RuntimeClassInfo, Taint } from '../../../src/facts/types.js'
 import type { NodeSummary } from '../../../src/facts/cluster/node-summary.js'
 
+/** The default policy; tests override what they exercise. */
 export function testPolicy(over: Partial<Policy> = {}): Policy {
-  const fam = (handlers: string[]) => ({ runtimeClass: 'auto' as const, handlers, tolerations: [], annotations: {} })
-  return {
-    defaultMode: 'enforce',
-    families: {
-      spin: fam(['spin', 'spin-v2']),
-      slight: fam(['slight']),
-      wasi: fam(['wasmtime', 'wasmedge', 'wasmer']),
-      crun: fam(['crun']),
-    },
-    mixedPods: 'allow',
-    onUnknownImage: 'allow',
-    linuxUnderWasmRuntimeClass: 'deny',
-    trustRuntimeClassNodeSelector: true,
-    shimLabels: [],
-    requireEligibleNode: true,
-    ...over,
-  }
+  return { ...defaultPolicy(), ...over }
 }
 
 export function node(name: string, over: Partial<NodeSummary> = {}): NodeSummary {
