@@ -53,6 +53,9 @@ export interface ReplaceResult {
   deleted: number
 }
 
+/** Remembered eligibility answers per snapshot, at most. */
+const MEMO_LIMIT = 1024
+
 function failureKey(f: NodeFailure): string {
   return `${f.code}\u0000${f.key}`
 }
@@ -63,6 +66,17 @@ function shimPolicyOf(p: Pick<Policy, 'trustRuntimeClassNodeSelector' | 'shimLab
 
 /** The read-only view decide() uses. Every method is a pure read of memory. */
 export class IndexSnapshot implements ClusterFacts {
+  /**
+   * Answers remembered for as long as this snapshot lives: a snapshot never changes (the index hands
+   * out a new one after a change), and reviews repeat (the pods of one workload ask the same
+   * questions; the automatic choice asks for every RuntimeClass of a family). Without this a review
+   * walks every candidate node of each class, O(nodes) at 5,000 nodes (docs/benchmarks.md).
+   */
+  private readonly answers = new Map<string, Eligibility>()
+  private sortedRcs: RuntimeClassInfo[] | undefined
+  /** The scheduling object decide() passes for several classes: serialised once. */
+  private readonly schedulingKeys = new WeakMap<PodScheduling, string>()
+
   constructor(private readonly s: State) {}
 
   get known(): boolean {
@@ -74,7 +88,8 @@ export class IndexSnapshot implements ClusterFacts {
   }
 
   runtimeClasses(): RuntimeClassInfo[] {
-    return [...this.s.rcs.values()].map((r) => r.info).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    this.sortedRcs ??= [...this.s.rcs.values()].map((r) => r.info).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    return this.sortedRcs
   }
 
   namespaceLabels(name: string): Record<string, string> | undefined {
@@ -95,6 +110,22 @@ export class IndexSnapshot implements ClusterFacts {
   }
 
   eligibility(runtimeClassName: string, pod: PodScheduling): Eligibility {
+    let key = this.schedulingKeys.get(pod)
+    if (key === undefined) {
+      key = JSON.stringify(pod)
+      this.schedulingKeys.set(pod, key)
+    }
+    key = `${runtimeClassName}\u0000${key}`
+    let e = this.answers.get(key)
+    if (e === undefined) {
+      e = this.computeEligibility(runtimeClassName, pod)
+      if (this.answers.size >= MEMO_LIMIT) this.answers.clear()
+      this.answers.set(key, e)
+    }
+    return e
+  }
+
+  private computeEligibility(runtimeClassName: string, pod: PodScheduling): Eligibility {
     const rs = this.s.rcs.get(runtimeClassName)
     if (!rs) return missingRuntimeClassEligibility(runtimeClassName, this.s.nodes.size)
     const tally = new EligibilityTally(rs.info)
