@@ -132,32 +132,37 @@ declare namespace Tap {
 /** Streams `total` bytes as a body (valid review prefix with a uid, then padding), HTTP/1.1. */
 function postHuge1(total: number, declareLength: boolean, uid: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const prefix = Buffer.from(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}","pad":"`)
     const req = https.request(`${s.url}/validate`, { method: 'POST', ca: s.ca.caPem, agent: false, headers: { 'content-type': 'application/json', ...(declareLength ? { 'content-length': String(total) } : {}) } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }))
     })
     req.on('error', reject)
-    const chunk = Buffer.alloc(1024 * 1024, 0x61)
-    let sent = 0
-    const pump = (): void => {
-      if (sent === 0) {
-        req.write(prefix)
-        sent = prefix.length
-      }
-      while (sent < total) {
-        const n = Math.min(chunk.length, total - sent)
-        sent += n
-        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-          req.once('drain', pump)
-          return
-        }
-      }
-      req.end()
-    }
-    pump()
+    writeHugeBody(req, uid, total)
   })
+}
+
+/** Streams `total` bytes of a review whose uid comes first, 1 MiB at a time, honouring back-pressure. */
+function writeHugeBody(req: NodeJS.WritableStream, uid: string, total: number): void {
+  const prefix = Buffer.from(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}","pad":"`)
+  const chunk = Buffer.alloc(1024 * 1024, 0x61)
+  let sent = 0
+  const pump = (): void => {
+    if (sent === 0) {
+      req.write(prefix)
+      sent = prefix.length
+    }
+    while (sent < total) {
+      const n = Math.min(chunk.length, total - sent)
+      sent += n
+      if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        req.once('drain', pump)
+        return
+      }
+    }
+    req.end()
+  }
+  pump()
 }
 
 function postHuge2(session: http2.ClientHttp2Session, total: number, uid: string): Promise<{ status: number; body: any }> {
@@ -169,25 +174,7 @@ function postHuge2(session: http2.ClientHttp2Session, total: number, uid: string
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => resolve({ status, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }))
     req.on('error', reject)
-    const prefix = Buffer.from(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}","pad":"`)
-    const chunk = Buffer.alloc(1024 * 1024, 0x61)
-    let sent = 0
-    const pump = (): void => {
-      if (sent === 0) {
-        req.write(prefix)
-        sent = prefix.length
-      }
-      while (sent < total) {
-        const n = Math.min(chunk.length, total - sent)
-        sent += n
-        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-          req.once('drain', pump)
-          return
-        }
-      }
-      req.end()
-    }
-    pump()
+    writeHugeBody(req, uid, total)
   })
 }
 
