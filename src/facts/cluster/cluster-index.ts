@@ -53,6 +53,22 @@ export interface ReplaceResult {
   deleted: number
 }
 
+/**
+ * Makes a keyed set equal to `items` (after a list / relist): upserts every item, deletes the keys
+ * not listed, and counts what changed.
+ */
+function replaceAll<T extends { name: string }>(items: Iterable<T>, keys: Iterable<string>, upsert: (item: T) => boolean, remove: (name: string) => boolean): ReplaceResult {
+  const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
+  const existing = new Set(keys)
+  const seen = new Set<string>()
+  for (const item of items) {
+    seen.add(item.name)
+    if (upsert(item)) existing.has(item.name) ? res.updated++ : res.added++
+  }
+  for (const name of existing) if (!seen.has(name) && remove(name)) res.deleted++
+  return res
+}
+
 /** Remembered eligibility answers per snapshot, at most. */
 const MEMO_LIMIT = 1024
 
@@ -329,17 +345,7 @@ export class ClusterIndex {
 
   /** Makes the node set equal to `nodes` (after a list / relist). */
   replaceNodes(nodes: Iterable<NodeSummary>): ReplaceResult {
-    const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
-    const seen = new Set<string>()
-    for (const n of nodes) {
-      seen.add(n.name)
-      const existed = this.state.nodes.has(n.name)
-      if (this.upsertNode(n)) existed ? res.updated++ : res.added++
-    }
-    for (const name of [...this.state.nodes.keys()]) {
-      if (!seen.has(name) && this.deleteNode(name)) res.deleted++
-    }
-    return res
+    return replaceAll(nodes, this.state.nodes.keys(), (n) => this.upsertNode(n), (name) => this.deleteNode(name))
   }
 
   // ------------------------------------------------------------ runtime classes
@@ -360,17 +366,7 @@ export class ClusterIndex {
   }
 
   replaceRuntimeClasses(rcs: Iterable<RuntimeClassInfo>): ReplaceResult {
-    const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
-    const seen = new Set<string>()
-    for (const rc of rcs) {
-      seen.add(rc.name)
-      const existed = this.state.rcs.has(rc.name)
-      if (this.upsertRuntimeClass(rc)) existed ? res.updated++ : res.added++
-    }
-    for (const name of [...this.state.rcs.keys()]) {
-      if (!seen.has(name) && this.deleteRuntimeClass(name)) res.deleted++
-    }
-    return res
+    return replaceAll(rcs, this.state.rcs.keys(), (rc) => this.upsertRuntimeClass(rc), (name) => this.deleteRuntimeClass(name))
   }
 
   // ------------------------------------------------------------ namespaces
@@ -389,16 +385,6 @@ export class ClusterIndex {
   }
 
   replaceNamespaces(namespaces: Iterable<{ name: string; labels: Record<string, string> }>): ReplaceResult {
-    const res: ReplaceResult = { added: 0, updated: 0, deleted: 0 }
-    const seen = new Set<string>()
-    for (const ns of namespaces) {
-      seen.add(ns.name)
-      const existed = this.state.namespaces.has(ns.name)
-      if (this.upsertNamespace(ns.name, ns.labels)) existed ? res.updated++ : res.added++
-    }
-    for (const name of [...this.state.namespaces.keys()]) {
-      if (!seen.has(name) && this.deleteNamespace(name)) res.deleted++
-    }
-    return res
+    return replaceAll(namespaces, this.state.namespaces.keys(), (ns) => this.upsertNamespace(ns.name, ns.labels), (name) => this.deleteNamespace(name))
   }
 }
