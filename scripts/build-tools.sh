@@ -129,6 +129,10 @@ update_modules() {
 }
 
 mkdir -p "$TOOLS"
+# One build at a time per cache: a second caller (a parallel test run, the demo) waits for the first
+# and then finds the tools built.
+exec 9>"$TOOLS/.lock"
+flock 9
 [[ $UPDATE_MODULES == 1 ]] && update_modules
 
 s="$(stamp_for "$HARNESS/go/k8s" "$K8S_LDFLAGS")"
