@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real-cluster test tools from Go modules (no release-binary downloads):
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl
 #                                                     <- k8s.io/kubernetes    (test/harness/go/k8s)
 #   etcd                                              <- go.etcd.io/etcd/server/v3 (test/harness/go/etcd)
 #   helm                                              <- helm.sh/helm/v3      (test/harness/go/helm)
@@ -120,6 +120,7 @@ update_modules() {
     "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
     "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION" \
     "k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-proxy@$K8S_VERSION" \
     "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION"
   # etcd in its own module: `go install go.etcd.io/etcd/server/v3@...` fails on its replace directives,
   # which are ignored for a dependency; separate so it does not move kube-apiserver's etcd client.
@@ -136,12 +137,13 @@ flock 9
 [[ $UPDATE_MODULES == 1 ]] && update_modules
 
 s="$(stamp_for "$HARNESS/go/k8s" "$K8S_LDFLAGS")"
-if ! is_built "$K8S_DIR" "$s" kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; then
+if ! is_built "$K8S_DIR" "$s" kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; then
   check_module_version "$HARNESS/go/k8s" k8s.io/kubernetes "$K8S_VERSION"
   check_module_version "$HARNESS/go/k8s" k8s.io/apiserver "$K8S_STAGING_VERSION"
   go_build "$HARNESS/go/k8s" "$K8S_DIR" "$s" "$K8S_LDFLAGS" "" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
 fi
 
 s="$(stamp_for "$HARNESS/go/etcd" "$ETCD_LDFLAGS")"
@@ -167,6 +169,7 @@ env_out="KUBE_APISERVER=$K8S_DIR/kube-apiserver
 KUBE_CONTROLLER_MANAGER=$K8S_DIR/kube-controller-manager
 KUBE_SCHEDULER=$K8S_DIR/kube-scheduler
 KUBELET=$K8S_DIR/kubelet
+KUBE_PROXY=$K8S_DIR/kube-proxy
 KUBECTL=$K8S_DIR/kubectl
 ETCD=$ETCD_DIR/etcd
 HELM=$HELM_DIR/helm"
