@@ -1,61 +1,16 @@
-// Static checks of the Dockerfile (no container engine is needed to run them; building the image is).
-// A tiny parser: logical lines (backslash continuations joined), comments dropped, stages split at FROM.
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import t from 'tap'
+// Static checks of the Dockerfile (no container engine is needed to run them; test/image/ builds it
+// for real with buildah). The parser and the stage reproduction are in test/harness/dockerfile.ts.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, cpSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import t, { type Test } from 'tap'
+
+import { parseDockerfile, reproduceStages, type Dockerfile, type ReproducedStage, type Stage } from './harness/dockerfile.js'
 
 const ROOT = resolve(import.meta.dirname, '..')
 const text = readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8')
-
-interface Instruction {
-  op: string
-  args: string
-}
-
-function instructions(src: string): Instruction[] {
-  const logical: string[] = []
-  let cur = ''
-  for (const raw of src.split('\n')) {
-    const line = raw.trim()
-    if (cur === '' && (line === '' || line.startsWith('#'))) continue
-    if (line.startsWith('#')) continue // comment inside a continuation
-    if (line.endsWith('\\')) {
-      cur += line.slice(0, -1) + ' '
-      continue
-    }
-    logical.push(cur + line)
-    cur = ''
-  }
-  return logical.map((l) => {
-    const m = /^(\S+)\s*(.*)$/.exec(l)
-    return { op: (m?.[1] ?? '').toUpperCase(), args: m?.[2] ?? '' }
-  })
-}
-
-const all = instructions(text)
-const globalArgs = new Map<string, string>()
-for (const i of all) {
-  if (i.op === 'FROM') break
-  if (i.op === 'ARG') {
-    const [k, v] = i.args.split('=', 2)
-    if (k && v !== undefined) globalArgs.set(k.trim(), v.trim())
-  }
-}
-
-interface Stage {
-  from: string
-  name: string | undefined
-  body: Instruction[]
-}
-const stages: Stage[] = []
-for (const i of all) {
-  if (i.op === 'FROM') {
-    const m = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args)
-    stages.push({ from: m?.[1] ?? '', name: m?.[2], body: [] })
-  } else if (stages.length > 0) {
-    stages.at(-1)?.body.push(i)
-  }
-}
+const { globalArgs, stages } = parseDockerfile(text)
 const final = stages.at(-1) as Stage
 
 /** Resolves ${ARG} / $ARG in a FROM using the global ARG defaults. */
@@ -126,4 +81,55 @@ t.test('.dockerignore keeps the build context small and secret-free', async (t) 
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
   for (const p of ['**/node_modules', '.git', 'dist', 'test', 'charts', 'certs', '.env']) t.ok(ignore.includes(p), `ignores ${p}`)
+})
+
+/**
+ * RUN steps as the reproduction runs them: `npm ci` (the dependency install) is stood in for by the
+ * repository's node_modules, made by the same `npm ci` from the same lockfile, after checking that
+ * the files npm ci reads were copied in; every other step runs for real (sh, Node 24 first on PATH).
+ */
+function runStep(command: string, cwd: string): void {
+  if (/^npm ci\b/.test(command)) {
+    for (const f of ['package.json', 'package-lock.json']) if (!existsSync(join(cwd, f))) throw new Error(`RUN ${command}: ${f} was not copied in`)
+    symlinkSync(join(ROOT, 'node_modules'), join(cwd, 'node_modules'))
+    return
+  }
+  try {
+    execFileSync('sh', ['-c', command], { cwd, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }, stdio: 'pipe' })
+  } catch (e) {
+    const err = e as { stdout?: Buffer; stderr?: Buffer }
+    throw new Error(`RUN ${command} failed:\n${String(err.stdout ?? '')}${String(err.stderr ?? '')}`)
+  }
+}
+
+function reproduce(t: Test, df: Dockerfile, contextDir = ROOT): ReproducedStage[] {
+  const workDir = mkdtempSync(join(tmpdir(), 'wa-dockerfile-'))
+  t.teardown(() => rmSync(workDir, { recursive: true, force: true }))
+  return reproduceStages(df, { contextDir, workDir, run: runStep })
+}
+
+t.test('every stage builds from exactly the files its COPY lines bring in', async (t) => {
+  const out = reproduce(t, { globalArgs, stages })
+  const last = out.at(-1) as ReproducedStage
+  const cmd = JSON.parse(final.body.filter((i) => i.op === 'CMD').at(-1)?.args ?? '[]') as string[]
+  const script = join(last.root, last.workdir, cmd[0] ?? '')
+  t.ok(existsSync(script), `the CMD's script ${cmd[0]} exists in the final stage (${last.workdir})`)
+  t.ok(existsSync(join(last.root, last.workdir, 'node_modules')), 'node_modules in the final stage')
+  t.ok(existsSync(join(last.root, last.workdir, 'package.json')), 'package.json in the final stage')
+  const help = execFileSync(process.execPath, [script, '--help'], { cwd: join(last.root, last.workdir), encoding: 'utf8' })
+  t.match(help, /serve/, 'the compiled CLI of the final stage runs (--help lists serve)')
+})
+
+t.test('the reproduction fails when a stage lacks a file its build needs', async (t) => {
+  // The Dockerfile as it was before issue 12: the build stage ran `npm run build` without tsconfig.build.json.
+  const broken = text.replace(/^(COPY tsconfig\.json) tsconfig\.build\.json( \.\/)$/m, '$1$2')
+  t.not(broken, text, 'the fixture removes tsconfig.build.json from the build stage')
+  t.throws(() => reproduce(t, parseDockerfile(broken)), /RUN npm run build failed:[\s\S]*tsconfig\.build\.json/)
+
+  // The same file excluded by .dockerignore: the COPY itself fails, as in a real build.
+  const ctx = mkdtempSync(join(tmpdir(), 'wa-context-'))
+  t.teardown(() => rmSync(ctx, { recursive: true, force: true }))
+  for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src']) cpSync(join(ROOT, f), join(ctx, f), { recursive: true })
+  writeFileSync(join(ctx, '.dockerignore'), `${readFileSync(join(ROOT, '.dockerignore'), 'utf8')}tsconfig.build.json\n`)
+  t.throws(() => reproduce(t, { globalArgs, stages }, ctx), /COPY tsconfig\.build\.json: not in the build context \(excluded by \.dockerignore\)/)
 })
