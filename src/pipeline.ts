@@ -1,16 +1,20 @@
 /**
  * The one sequencer: decode -> gather facts -> decide -> patch -> encode.
  * Every path out of here is a well-formed AdmissionReview carrying the request uid.
+ * `check` runs the same gather -> decide -> patch step (reviewTemplate) on objects read from a file.
  */
+import type { Operation as JsonPatchOperation } from 'fast-json-patch'
 import { apiVersionOf, decodeReview, uidOf } from './admission/decode.js'
 import { encodeReview, type Answer } from './admission/encode.js'
 import { patchFor } from './admission/patch.js'
 import type { AdmissionRequest, AdmissionReview } from './admission/types.js'
-import { isPodKind, podSpecPath, podTemplateOf } from './admission/workload.js'
+import type { Endpoint } from './domain/endpoint.js'
+import type { ClusterFactsSource, ImageFactsSource } from './domain/facts.js'
+import type { GroupVersionKind, KubeObject, Operation } from './domain/kube.js'
+import type { Policy } from './domain/policy.js'
+import { isPodKind, podSpecPath, podTemplateOf, type PodTemplate } from './domain/workload.js'
 import { gatherFacts } from './facts/gather.js'
-import type { ClusterFactsSource, ImageFactsSource } from './facts/types.js'
-import { decide, type Decision, type Endpoint } from './policy/decide.js'
-import type { Policy } from './policy/types.js'
+import { decide, type Decision } from './policy/decide.js'
 import { WasmAdmissionError, formatMessage, isWasmAdmissionError } from './errors.js'
 import type { RequestLogFields } from './log/logger.js'
 
@@ -64,6 +68,35 @@ function answerFor(d: Decision, patch: Answer['patch']): Answer {
   return answer
 }
 
+/** One object to review, already decoded: its pod template located in `object`. */
+export interface TemplateReview {
+  endpoint: Endpoint
+  operation: Operation
+  kind: GroupVersionKind
+  namespace: string
+  /** The object exactly as received: the patch is computed against it. */
+  object: KubeObject
+  template: PodTemplate
+  oldTemplate?: PodTemplate | undefined
+}
+
+/**
+ * gather facts -> decide -> patch, for one pod template: the step the webhook (runReview) and the
+ * `check` command share. The policy is read once by the caller, before the facts are gathered.
+ */
+export async function reviewTemplate(
+  input: TemplateReview,
+  sources: Pick<PipelineDeps, 'images' | 'cluster'>,
+  policy: Policy,
+  signal: AbortSignal,
+): Promise<{ decision: Decision; patch: JsonPatchOperation[] }> {
+  const { endpoint, operation, kind, namespace, template, oldTemplate } = input
+  const facts = await gatherFacts({ namespace, template }, sources.images, sources.cluster, signal)
+  const decision = decide({ endpoint, operation, kind, namespace, isPod: isPodKind(kind), template, oldTemplate }, facts, policy)
+  const patch = decision.mutations.length > 0 ? patchFor(input.object, template, decision.mutations) : []
+  return { decision, patch }
+}
+
 export async function runReview(endpoint: Endpoint, body: unknown, deps: PipelineDeps, signal: AbortSignal): Promise<ReviewResult> {
   const apiVersion = apiVersionOf(body)
   let log = baseLog(endpoint, body)
@@ -84,9 +117,12 @@ export async function runReview(endpoint: Endpoint, body: unknown, deps: Pipelin
     const oldTemplate = request.operation === 'UPDATE' ? podTemplateOf(request.kind, request.oldObject) : undefined
     const namespace = request.namespace ?? ''
     const policy = deps.policy()
-    const facts = await gatherFacts({ namespace, template }, deps.images, deps.cluster, signal)
-    const decision = decide({ endpoint, operation: request.operation, kind: request.kind, namespace, isPod: isPodKind(request.kind), template, oldTemplate }, facts, policy)
-    const patch = decision.mutations.length > 0 ? patchFor(request.object!, template, decision.mutations) : []
+    const { decision, patch } = await reviewTemplate(
+      { endpoint, operation: request.operation, kind: request.kind, namespace, object: request.object!, template, oldTemplate },
+      deps,
+      policy,
+      signal,
+    )
     return answer(answerFor(decision, patch), decision.outcome, decision.mode)
   } catch (e) {
     const error = isWasmAdmissionError(e) ? e : new WasmAdmissionError('WA_ERR_INTERNAL', [(e as Error)?.message ?? String(e)], { cause: e })

@@ -1,7 +1,7 @@
 import jsonpatch, { type Operation } from 'fast-json-patch'
-import type { KubeObject } from './types.js'
-import type { PodTemplate } from './workload.js'
-import { applyMutations, type Mutation } from '../policy/mutations.js'
+import type { KubeObject } from '../domain/kube.js'
+import type { PodTemplate } from '../domain/workload.js'
+import { applyMutations, type Mutation } from '../domain/mutations.js'
 
 type Obj = Record<string, unknown>
 

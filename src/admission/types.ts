@@ -2,25 +2,16 @@
  * AdmissionReview wire types (admission.k8s.io/v1 and v1beta1 share this shape).
  * Field docs follow the Kubernetes API reference.
  */
+import type { GroupVersionKind, KubeObject, Operation } from '../domain/kube.js'
+
 export const ADMISSION_API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const
 export type AdmissionApiVersion = (typeof ADMISSION_API_VERSIONS)[number]
-
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT'
-
-export interface GroupVersionKind {
-  group: string
-  version: string
-  kind: string
-}
 
 export interface UserInfo {
   username?: string
   uid?: string
   groups?: string[]
 }
-
-/** A Kubernetes object as received: plain JSON, never a typed client model (no field loss). */
-export type KubeObject = Record<string, unknown>
 
 export interface AdmissionRequest {
   uid: string

@@ -12,17 +12,15 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { parseAllDocuments } from 'yaml'
 import jsonpatch, { type Operation } from 'fast-json-patch'
-import type { GroupVersionKind, KubeObject } from '../admission/types.js'
-import { containersOf, isPodKind, podSpecPath, podTemplateOf } from '../admission/workload.js'
-import { patchFor } from '../admission/patch.js'
-import { gatherFacts } from '../facts/gather.js'
+import type { GroupVersionKind, KubeObject } from '../domain/kube.js'
+import { containersOf, isPodKind, podSpecPath, podTemplateOf } from '../domain/workload.js'
 import { ImageInspector } from '../facts/images/inspector.js'
 import { parseReference } from '../facts/images/reference.js'
-import type { ClusterFactsSource } from '../facts/types.js'
-import { decide, type Decision } from '../policy/decide.js'
+import type { ClusterFactsSource } from '../domain/facts.js'
 import { defaultPolicy } from '../policy/defaults.js'
 import { parsePolicy } from '../policy/load.js'
-import type { Mode, Policy } from '../policy/types.js'
+import type { Mode, Policy } from '../domain/policy.js'
+import { reviewTemplate } from '../pipeline.js'
 import { loadClusterSnapshot } from './cluster-snapshot.js'
 
 export interface CheckIo {
@@ -92,18 +90,15 @@ export async function checkObject(obj: KubeObject, deps: { images: ImageInspecto
     return { ...base, allowed: true, mode: deps.policy.defaultMode, patch: [], warnings: [`${kind.kind || 'object'} is not reviewed by wasm-admission`], reasons: [] }
   }
   const signal = AbortSignal.timeout(deps.timeoutMs)
-  const subject = { operation: 'CREATE' as const, kind, namespace, isPod: isPodKind(kind) }
+  const subject = { operation: 'CREATE' as const, kind, namespace }
   let patch: Operation[] = []
   let object = obj
-  if (subject.isPod) {
-    const facts = await gatherFacts({ namespace, template }, deps.images, deps.cluster, signal)
-    const d = decide({ ...subject, endpoint: 'mutate', template }, facts, deps.policy)
-    patch = patchFor(obj, template, d.mutations)
+  if (isPodKind(kind)) {
+    ;({ patch } = await reviewTemplate({ ...subject, endpoint: 'mutate', object: obj, template }, deps, deps.policy, signal))
     object = jsonpatch.applyPatch(structuredClone(obj), patch, false, false).newDocument as KubeObject
   }
   const finalTemplate = podTemplateOf(kind, object)!
-  const facts = await gatherFacts({ namespace, template: finalTemplate }, deps.images, deps.cluster, signal)
-  const v: Decision = decide({ ...subject, endpoint: 'validate', template: finalTemplate }, facts, deps.policy)
+  const { decision: v } = await reviewTemplate({ ...subject, endpoint: 'validate', object, template: finalTemplate }, deps, deps.policy, signal)
   return { ...base, allowed: v.allowed, mode: v.mode, patch, warnings: v.warnings, reasons: v.violations.map((x) => x.message) }
 }
 

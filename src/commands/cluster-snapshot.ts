@@ -3,7 +3,7 @@ import { FileClusterSource } from '../facts/cluster/cluster-file.js'
 import { InformerClusterSource } from '../facts/cluster/informers.js'
 import { loadKubeConfig } from '../facts/cluster/kubeconfig.js'
 import type { IndexSnapshot } from '../facts/cluster/cluster-index.js'
-import type { Policy } from '../policy/types.js'
+import type { Policy } from '../domain/policy.js'
 
 export interface SnapshotRequest {
   kubeconfig?: string | undefined

@@ -11,7 +11,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import type { ImageFact } from '../facts/types.js'
+import type { ImageFact } from '../domain/facts.js'
 import { FileCredentialProvider, type CredentialProvider } from '../facts/images/credentials.js'
 import { loadHostsDir, type HostsConfig } from '../facts/images/hosts.js'
 import { ImageInspector, standaloneContext } from '../facts/images/inspector.js'

@@ -11,14 +11,15 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import type { Policy } from '../policy/types.js'
+import type { Policy } from '../domain/policy.js'
 import { defaultPolicy } from '../policy/defaults.js'
 import { parsePolicy } from '../policy/load.js'
 import type { IndexSnapshot } from '../facts/cluster/cluster-index.js'
 import { loadClusterSnapshot } from './cluster-snapshot.js'
 import { formatSelector, formatTaint, type NodeSummary } from '../facts/cluster/node-summary.js'
 import { NO_POD_CONSTRAINTS } from '../facts/cluster/eligibility.js'
-import type { RuntimeClassInfo, Taint, Toleration } from '../facts/types.js'
+import type { RuntimeClassInfo } from '../domain/facts.js'
+import type { Taint, Toleration } from '../domain/kube.js'
 
 export interface NodesIo {
   stdout(s: string): void

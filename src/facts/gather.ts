@@ -1,6 +1,6 @@
-import { containersOf, stringMap, type PodTemplate } from '../admission/workload.js'
-import type { ClusterFactsSource, ImageFact, ImageFactsSource } from './types.js'
-import type { Facts } from '../policy/decide.js'
+import { containersOf, stringMap, type PodTemplate } from '../domain/workload.js'
+import type { ClusterFactsSource, ImageFact, ImageFactsSource } from '../domain/facts.js'
+import type { Facts } from '../domain/facts.js'
 import { formatMessage } from '../errors.js'
 
 export interface GatherInput {

@@ -2,7 +2,8 @@
  * Facts sources that know nothing, and say so. Used when no registry inspection or no cluster
  * access is configured: images come out `unknown` and cluster checks are skipped (known=false).
  */
-import type { ClusterFacts, ClusterFactsSource, Eligibility, ImageFact, ImageFactsSource, Readiness } from './types.js'
+import type { ClusterFacts, ClusterFactsSource, Eligibility, ImageFact, ImageFactsSource } from '../domain/facts.js'
+import type { Readiness } from '../domain/readiness.js'
 
 export class UninspectedImages implements ImageFactsSource {
   constructor(private readonly why = 'image inspection is not configured') {}

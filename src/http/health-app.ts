@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { Readiness } from '../facts/types.js'
+import type { Readiness } from '../domain/readiness.js'
 import type { WebhookMetrics } from '../metrics/metrics.js'
 
 export interface HealthCheck {

@@ -2,13 +2,12 @@
  * decide(): the whole admission decision as a pure function of (subject, facts, policy).
  * No I/O, clock, logger or environment: everything it needs arrives as arguments.
  */
-import type { GroupVersionKind, Operation } from '../admission/types.js'
-import { containersOf, stringMap, type ContainerRef, type PodTemplate } from '../admission/workload.js'
-import type { ClusterFacts, ImageFact, NodeSelectorTerm, PodScheduling, RuntimeFamily, Toleration, WasmImageFact } from '../facts/types.js'
-import { applyMutations, missingTolerations, type Mutation } from './mutations.js'
-import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from './types.js'
-
-export type Endpoint = 'mutate' | 'validate'
+import type { Endpoint } from '../domain/endpoint.js'
+import type { ClusterFacts, Facts, ImageFact, RuntimeFamily, WasmImageFact } from '../domain/facts.js'
+import type { GroupVersionKind, NodeSelectorTerm, Operation, PodScheduling, Toleration } from '../domain/kube.js'
+import { containersOf, stringMap, type ContainerRef, type PodTemplate } from '../domain/workload.js'
+import { applyMutations, missingTolerations, type Mutation } from '../domain/mutations.js'
+import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from '../domain/policy.js'
 
 /** What is being admitted, already decoded. */
 export interface Subject {
@@ -20,12 +19,6 @@ export interface Subject {
   isPod: boolean
   template: PodTemplate
   oldTemplate?: PodTemplate | undefined
-}
-
-export interface Facts {
-  /** Facts per image string as written in the spec. A missing entry means "not inspected". */
-  images: ReadonlyMap<string, ImageFact>
-  cluster: ClusterFacts
 }
 
 export interface Violation {

@@ -1,5 +1,5 @@
-import type { FamilyPolicy, Policy } from './types.js'
-import type { RuntimeFamily } from '../facts/types.js'
+import type { FamilyPolicy, Policy } from '../domain/policy.js'
+import type { RuntimeFamily } from '../domain/facts.js'
 
 /**
  * Handler names (RuntimeClass.handler) in use per runtime family, from the installers surveyed in

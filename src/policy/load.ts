@@ -2,8 +2,9 @@ import { Ajv, type ErrorObject } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { defaultPolicy } from './defaults.js'
 import { POLICY_SCHEMA } from './schema.js'
-import type { FamilyPolicy, Policy } from './types.js'
-import { RUNTIME_FAMILIES, type Toleration } from '../facts/types.js'
+import type { FamilyPolicy, Policy } from '../domain/policy.js'
+import { RUNTIME_FAMILIES } from '../domain/facts.js'
+import type { Toleration } from '../domain/kube.js'
 import { WasmAdmissionError } from '../errors.js'
 
 const ajv = new Ajv({ allErrors: true, strict: true })

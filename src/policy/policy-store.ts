@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { defaultPolicy } from './defaults.js'
 import { parsePolicy } from './load.js'
-import type { Policy } from './types.js'
+import type { Policy } from '../domain/policy.js'
 import { DirectoryWatch, dirOf } from '../util/file-watch.js'
 import { WasmAdmissionError } from '../errors.js'
-import type { Readiness } from '../facts/types.js'
+import type { Readiness } from '../domain/readiness.js'
 
 export interface PolicyStoreEvents {
   onLoaded?: (source: string) => void

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { createSecureContext as tlsContext } from 'node:tls'
 import { DirectoryWatch } from '../util/file-watch.js'
-import type { Readiness } from '../facts/types.js'
+import type { Readiness } from '../domain/readiness.js'
 import { WasmAdmissionError } from '../errors.js'
 
 export interface KeyPair {

@@ -3,7 +3,7 @@ import { throwsWith } from '../helpers/facts.js'
 import { decodeReview, uidFromPrefix, uidOf, apiVersionOf } from '../../src/admission/decode.js'
 import { encodeReview } from '../../src/admission/encode.js'
 import { isWasmAdmissionError } from '../../src/errors.js'
-import { containersOf, podTemplateOf } from '../../src/admission/workload.js'
+import { containersOf, podTemplateOf } from '../../src/domain/workload.js'
 
 const ok = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: {} } }
 

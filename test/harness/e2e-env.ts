@@ -37,7 +37,7 @@ export const CHART_DIR = join(REPO_ROOT, 'charts/wasm-admission')
 
 export const RELEASE = 'wasm-admission'
 export const RELEASE_NAMESPACE = 'wasm-admission'
-/** Label switching a namespace's mode (src/policy/types.ts MODE_LABEL). */
+/** Label switching a namespace's mode (src/domain/policy.ts MODE_LABEL). */
 export const MODE_LABEL = 'wasm-admission.io/mode'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

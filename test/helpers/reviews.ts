@@ -1,5 +1,5 @@
 /** Builders of AdmissionReview bodies and pod objects as the apiserver sends them. */
-import type { KubeObject } from '../../src/admission/types.js'
+import type { KubeObject } from '../../src/domain/kube.js'
 
 export interface ContainerSpec {
   name: string

@@ -6,7 +6,7 @@ import { issueServingCert, makeCa } from '../helpers/tls.js'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ClusterFactsSource, ImageFactsSource } from '../../src/facts/types.js'
+import type { ClusterFactsSource, ImageFactsSource } from '../../src/domain/facts.js'
 import { NoClusterFacts } from '../../src/facts/placeholders.js'
 import { SEED_RCS, cluster, wasm } from '../helpers/facts.js'
 

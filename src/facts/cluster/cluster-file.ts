@@ -5,8 +5,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseAllDocuments } from 'yaml'
-import type { ClusterFactsSource, Readiness } from '../types.js'
-import type { Policy } from '../../policy/types.js'
+import type { ClusterFactsSource } from '../../domain/facts.js'
+import type { Readiness } from '../../domain/readiness.js'
+import type { Policy } from '../../domain/policy.js'
 import { ClusterIndex, type IndexSnapshot } from './cluster-index.js'
 import { stringMap, summarizeNode } from './node-summary.js'
 import { summarizeRuntimeClass } from './runtime-class-summary.js'

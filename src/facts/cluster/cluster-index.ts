@@ -10,8 +10,9 @@
  * mutation keeps seeing the old state (the structures a view references are never mutated; a
  * mutation after a snapshot clones only the maps it touches).
  */
-import type { ClusterFacts, Eligibility, Placement, PodScheduling, RuntimeClassInfo } from '../types.js'
-import type { Policy } from '../../policy/types.js'
+import type { ClusterFacts, Eligibility, Placement, RuntimeClassInfo } from '../../domain/facts.js'
+import type { PodScheduling } from '../../domain/kube.js'
+import type { Policy } from '../../domain/policy.js'
 import { sameNodeSummary, sameStringMap, type NodeSummary } from './node-summary.js'
 import { sameRuntimeClass } from './runtime-class-summary.js'
 import type { ShimPolicy } from './shim-detection.js'

@@ -13,15 +13,8 @@
  *                      the RuntimeClass scheduling.tolerations
  * Steps 1-4 do not depend on the pod (cluster-index precomputes them per RuntimeClass).
  */
-import type {
-  Eligibility,
-  NodeSelectorRequirement,
-  NodeSelectorTerm,
-  PodScheduling,
-  RuntimeClassInfo,
-  Taint,
-  Toleration,
-} from '../types.js'
+import type { Eligibility, RuntimeClassInfo } from '../../domain/facts.js'
+import type { NodeSelectorRequirement, NodeSelectorTerm, PodScheduling, Taint, Toleration } from '../../domain/kube.js'
 import type { NodeSummary } from './node-summary.js'
 import { formatSelector, formatTaint } from './node-summary.js'
 import { detectShim, labelsMatch, type ShimPolicy, type ShimVerdict } from './shim-detection.js'

@@ -2,7 +2,7 @@
  * Reduce a Node object (API JSON or a YAML document) to the few fields the decisions need.
  * Pure; never throws on odd input (missing fields become neutral defaults).
  */
-import type { Taint } from '../types.js'
+import type { Taint } from '../../domain/kube.js'
 
 export interface NodeSummary {
   name: string

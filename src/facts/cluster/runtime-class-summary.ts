@@ -1,5 +1,6 @@
 /** Reduce a RuntimeClass (node.k8s.io/v1) object to RuntimeClassInfo. Pure. */
-import type { RuntimeClassInfo, Toleration } from '../types.js'
+import type { RuntimeClassInfo } from '../../domain/facts.js'
+import type { Toleration } from '../../domain/kube.js'
 import { stringMap } from './node-summary.js'
 
 type Json = Record<string, unknown>

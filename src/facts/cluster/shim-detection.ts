@@ -15,8 +15,8 @@
  *     when policy.trustRuntimeClassNodeSelector is true (and the selector is not empty: k3s creates
  *     RuntimeClasses without one whether or not a node has the shim).
  */
-import type { RuntimeClassInfo } from '../types.js'
-import type { ShimLabel } from '../../policy/types.js'
+import type { RuntimeClassInfo } from '../../domain/facts.js'
+import type { ShimLabel } from '../../domain/policy.js'
 import type { NodeSummary } from './node-summary.js'
 import { formatSelector } from './node-summary.js'
 

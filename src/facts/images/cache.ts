@@ -12,7 +12,7 @@
  * authorisation stays the kubelet's job.
  */
 import type { Registry } from 'prom-client'
-import type { ImageFact, UnknownImageFact } from '../types.js'
+import type { ImageFact, UnknownImageFact } from '../../domain/facts.js'
 import { promImageMetrics, type CacheObserver } from './metrics.js'
 import { referenceKey, type ImageReference } from './reference.js'
 

@@ -10,7 +10,7 @@
  *    peeked rootfs entries. Their last rule, `wasm-platform-entrypoint`, always answers.
  * Every verdict starts with the evidence `manifest <mediaType>`, then the rule's own.
  */
-import type { RuntimeFamily } from '../types.js'
+import type { RuntimeFamily } from '../../domain/facts.js'
 import { summariseConfig, type ImageConfigSummary, type ManifestDocument, type Platform } from './documents.js'
 import {
   IMAGE_CONFIG_MEDIA_TYPES,

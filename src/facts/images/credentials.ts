@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
-import type { ImageLookupContext } from '../types.js'
+import type { ImageLookupContext } from '../../domain/facts.js'
 
 export interface RegistryCredential {
   username?: string

@@ -5,7 +5,8 @@
  */
 import type { Registry } from 'prom-client'
 import { formatMessage, WasmAdmissionError } from '../../errors.js'
-import type { ImageFact, ImageFactsSource, ImageLookupContext, Readiness, UnknownImageFact } from '../types.js'
+import type { ImageFact, ImageFactsSource, ImageLookupContext, UnknownImageFact } from '../../domain/facts.js'
+import type { Readiness } from '../../domain/readiness.js'
 import { ImageFactsCache, type ImageFactsCacheOptions } from './cache.js'
 import {
   classify,

@@ -3,8 +3,9 @@ import fc from 'fast-check'
 import { ClusterIndex } from '../../../src/facts/cluster/cluster-index.js'
 import { computeEligibility } from '../../../src/facts/cluster/eligibility.js'
 import type { NodeSummary } from '../../../src/facts/cluster/node-summary.js'
-import type { Policy } from '../../../src/policy/types.js'
-import type { PodScheduling, RuntimeClassInfo } from '../../../src/facts/types.js'
+import type { Policy } from '../../../src/domain/policy.js'
+import type { PodScheduling } from '../../../src/domain/kube.js'
+import type { RuntimeClassInfo } from '../../../src/domain/facts.js'
 import { node, pod, rc, taint, testPolicy } from './helpers.js'
 
 const wasm1 = rc('wasm1', 'wasmtime', { 'wasmtime-enabled': 'yes' })

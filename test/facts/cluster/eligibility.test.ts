@@ -7,7 +7,7 @@ import {
   toleratesTaint,
   type ReasonCode,
 } from '../../../src/facts/cluster/eligibility.js'
-import type { NodeSelectorTerm, Taint, Toleration } from '../../../src/facts/types.js'
+import type { NodeSelectorTerm, Taint, Toleration } from '../../../src/domain/kube.js'
 import { node, pod, rc, taint } from './helpers.js'
 
 const trust = { trustRuntimeClassNodeSelector: true, shimLabels: [] }

@@ -1,8 +1,9 @@
 // Test helpers for cluster facts: node / RuntimeClass builders and a policy.
 import { join } from 'node:path'
-import type { Policy } from '../../../src/policy/types.js'
+import type { Policy } from '../../../src/domain/policy.js'
 import { defaultPolicy } from '../../../src/policy/defaults.js'
-import type { PodScheduling, RuntimeClassInfo, Taint } from '../../../src/facts/types.js'
+import type { PodScheduling, Taint } from '../../../src/domain/kube.js'
+import type { RuntimeClassInfo } from '../../../src/domain/facts.js'
 import type { NodeSummary } from '../../../src/facts/cluster/node-summary.js'
 
 /** The default policy; tests override what they exercise. */

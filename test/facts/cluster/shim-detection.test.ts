@@ -1,6 +1,6 @@
 import t from 'tap'
 import { detectShim, type ShimEvidence } from '../../../src/facts/cluster/shim-detection.js'
-import type { ShimLabel } from '../../../src/policy/types.js'
+import type { ShimLabel } from '../../../src/domain/policy.js'
 import { node, rc } from './helpers.js'
 
 const trust = { trustRuntimeClassNodeSelector: true, shimLabels: [] as ShimLabel[] }

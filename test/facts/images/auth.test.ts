@@ -5,7 +5,7 @@
 import t from 'tap'
 import { SecretCredentialProvider, type SecretReader, type SecretValue, type ServiceAccountReader } from '../../../src/facts/images/credentials.js'
 import { ImageInspector } from '../../../src/facts/images/inspector.js'
-import type { ImageLookupContext, UnknownImageFact, WasmImageFact } from '../../../src/facts/types.js'
+import type { ImageLookupContext, UnknownImageFact, WasmImageFact } from '../../../src/domain/facts.js'
 import { registryAvailable, startRegistry, TEST_BASIC_USER, type RegistryHandle } from '../../harness/registry.js'
 import { pushSampleImages, type SampleImage, type SampleName } from '../../harness/sample-images.js'
 import { startTokenService, type TokenService } from '../../harness/token-service.js'

@@ -2,7 +2,7 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import { ImageFactsCache } from '../../../src/facts/images/cache.js'
 import { parseReference } from '../../../src/facts/images/reference.js'
-import type { ImageFact } from '../../../src/facts/types.js'
+import type { ImageFact } from '../../../src/domain/facts.js'
 
 const D1 = `sha256:${'1'.repeat(64)}`
 const D2 = `sha256:${'2'.repeat(64)}`

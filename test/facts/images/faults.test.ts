@@ -7,7 +7,7 @@
 import t, { type TAP } from 'tap'
 import { createHash } from 'node:crypto'
 import { ImageInspector, standaloneContext } from '../../../src/facts/images/inspector.js'
-import type { ImageFact, UnknownImageFact } from '../../../src/facts/types.js'
+import type { ImageFact, UnknownImageFact } from '../../../src/domain/facts.js'
 import { startFaultServer, type FaultServer } from '../../harness/fault-server.js'
 import { bytesOf, Pusher } from '../../harness/push.js'
 import { registryAvailable, startRegistry, type RegistryHandle } from '../../harness/registry.js'

@@ -6,7 +6,7 @@ import t, { type TAP } from 'tap'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { Registry } from 'prom-client'
 import { ImageInspector, standaloneContext } from '../../../src/facts/images/inspector.js'
-import type { ImageFact, WasmImageFact } from '../../../src/facts/types.js'
+import type { ImageFact, WasmImageFact } from '../../../src/domain/facts.js'
 import { registryAvailable, startRegistry, type RegistryHandle } from '../../harness/registry.js'
 import { pushSampleImages, SAMPLE_NAMES, type SampleImage, type SampleName } from '../../harness/sample-images.js'
 

@@ -1,4 +1,5 @@
-import type { RuntimeFamily, Toleration } from '../facts/types.js'
+import type { RuntimeFamily } from './facts.js'
+import type { Toleration } from './kube.js'
 
 export const MODES = ['enforce', 'warn', 'audit', 'off'] as const
 /** Per-namespace mode, from the namespace label `wasm-admission.io/mode` or the policy default. */

@@ -2,6 +2,8 @@
  * The facts the decision reads. Facts are gathered before decide() runs; a failed or
  * slow lookup is itself a fact (`unknown` with a reason), never an exception.
  */
+import type { PodScheduling, Toleration } from './kube.js'
+import type { Readiness } from './readiness.js'
 
 /** Runtime families (../shared/reference/wasm-oci.md): which shim kind an image needs. */
 export const RUNTIME_FAMILIES = ['spin', 'slight', 'wasi', 'crun'] as const
@@ -60,12 +62,6 @@ export interface ImageLookupContext {
   serviceAccountName: string
 }
 
-export interface Readiness {
-  ready: boolean
-  /** Short human-readable state, shown by /readyz. */
-  detail: string
-}
-
 /** Image facts source: implemented by the registry client + cache (src/facts/images). */
 export interface ImageFactsSource {
   lookup(image: string, ctx: ImageLookupContext): Promise<ImageFact>
@@ -74,41 +70,6 @@ export interface ImageFactsSource {
 }
 
 // ---------------------------------------------------------------- cluster facts
-
-export interface Toleration {
-  key?: string
-  operator?: 'Exists' | 'Equal'
-  value?: string
-  effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
-  tolerationSeconds?: number
-}
-
-export interface Taint {
-  key: string
-  value?: string
-  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
-}
-
-export interface NodeSelectorRequirement {
-  key: string
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt'
-  values?: string[]
-}
-
-export interface NodeSelectorTerm {
-  matchExpressions?: NodeSelectorRequirement[]
-  matchFields?: NodeSelectorRequirement[]
-}
-
-/** The parts of a pod spec that decide where it may be scheduled. */
-export interface PodScheduling {
-  nodeSelector: Record<string, string>
-  /** requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms (ORed); empty = no constraint. */
-  requiredNodeAffinity: NodeSelectorTerm[]
-  tolerations: Toleration[]
-  /** spec.nodeName: the pod is bound to this node and the scheduler is bypassed. */
-  nodeName?: string
-}
 
 /** Where a DaemonSet would put pods: nodes its template targets, and those that cannot run the RuntimeClass. */
 export interface Placement {
@@ -179,4 +140,11 @@ export interface ClusterFactsSource {
   readiness(): Readiness
   start?(): Promise<void>
   stop?(): Promise<void>
+}
+
+/** Everything decide() reads about the world: gathered by src/facts/gather.ts, read by src/policy/decide.ts. */
+export interface Facts {
+  /** Facts per image string as written in the spec. A missing entry means "not inspected". */
+  images: ReadonlyMap<string, ImageFact>
+  cluster: ClusterFacts
 }

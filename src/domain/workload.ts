@@ -1,4 +1,4 @@
-import type { GroupVersionKind, KubeObject } from './types.js'
+import type { GroupVersionKind, KubeObject } from './kube.js'
 
 /** Where the pod spec lives in each kind this webhook reviews (JSON path segments). */
 const POD_SPEC_PATHS: Record<string, string[]> = {

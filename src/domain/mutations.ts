@@ -1,5 +1,5 @@
-import type { Toleration } from '../facts/types.js'
-import type { ContainerList } from '../admission/workload.js'
+import type { Toleration } from './kube.js'
+import type { ContainerList } from './workload.js'
 
 /** One change to a pod (template). decide() returns these; the patch stage applies them. */
 export type Mutation =
