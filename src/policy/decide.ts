@@ -23,7 +23,7 @@ export interface Subject {
 
 export interface Violation {
   /** Stable rule id, used in metrics and audit annotations. */
-  rule: 'unsupported-artifact' | 'mixed-runtimes' | 'mixed-pod' | 'no-runtime-class' | 'runtime-class-missing' | 'wrong-handler' | 'no-eligible-node' | 'daemonset-placement' | 'linux-under-wasm' | 'unknown-image'
+  rule: 'unsupported-artifact' | 'mixed-runtimes' | 'mixed-pod' | 'no-runtime-class' | 'runtime-class-missing' | 'wrong-handler' | 'no-eligible-node' | 'daemonset-placement' | 'linux-under-wasm' | 'unpinned-index' | 'unknown-image'
   message: string
 }
 
@@ -193,6 +193,14 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
   for (const u of a.unsupported) {
     violations.push({ rule: 'unsupported-artifact', message: `${describeContainer(u)} is a Wasm artifact that no pod can run${evidence(u.fact)}; fix: run it on its own host (wasmCloud, Envoy) or push a runnable Wasm image` })
   }
+  for (const w of a.wasm) {
+    // The mutating hook pins these on CREATE; validation sees one when that hook failed open, or on
+    // an UPDATE (never mutated). containerd pulls an index's entry for the node's own platform: the
+    // Linux entry of a mixed index, nothing at all for a Wasm-only one (wasm-oci.md §5).
+    if (w.fact.pinnedImage && w.fact.pinnedImage !== w.container.image) {
+      violations.push({ rule: 'unpinned-index', message: `${describeContainer(w)} is an image index: a node pulls the entry for its own platform (the Linux entry of a mixed index, or nothing), never the Wasm entry${evidence(w.fact)}; fix: set the image to ${q(w.fact.pinnedImage)}` })
+    }
+  }
   if (a.families.length > 1) {
     const parts = a.wasm.map((w) => `${q(w.container.name)} needs ${w.fact.runtime}`).join(', ')
     violations.push({ rule: 'mixed-runtimes', message: `containers need different Wasm runtimes (${parts}) but a pod has one RuntimeClass; fix: split them into separate pods` })
@@ -260,10 +268,62 @@ function withPinnedImages(images: ReadonlyMap<string, ImageFact>): ReadonlyMap<s
   return out
 }
 
-function imagesChanged(t: PodTemplate, old: PodTemplate | undefined): boolean {
+/** JSON with object keys sorted, so maps written in another order compare equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${q(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return v === undefined ? 'null' : q(v)
+}
+
+/** Pod annotations that switch a runtime (crun's `module.wasm.image/variant`, ...): the policy's family annotations. */
+function runtimeAnnotationKeys(policy: Policy): string[] {
+  return [...new Set(Object.values(policy.families).flatMap((fp) => Object.keys(fp.annotations)))].sort()
+}
+
+/**
+ * Everything in a pod template that decides where its pods run and under which runtime: images,
+ * runtimeClassName, nodeSelector, affinity, tolerations, nodeName and the runtime annotations.
+ * A workload UPDATE that changes none of these creates pods CREATE already judged the same way.
+ */
+function workloadKey(t: PodTemplate, policy: Policy): string {
+  const ann = stringMap(t.metadata['annotations'])
+  return canonical({
+    images: containersOf(t.spec).map((c) => [c.list, c.name, c.image]),
+    runtimeClassName: t.spec['runtimeClassName'] ?? null,
+    nodeSelector: t.spec['nodeSelector'] ?? null,
+    affinity: t.spec['affinity'] ?? null,
+    tolerations: t.spec['tolerations'] ?? null,
+    nodeName: t.spec['nodeName'] ?? null,
+    annotations: runtimeAnnotationKeys(policy).map((k) => ann[k] ?? null),
+  })
+}
+
+/**
+ * The same for a Pod, restricted to what a Pod UPDATE can change. The apiserver's ValidatePodUpdate
+ * (pkg/apis/core/validation/validation.go, v1.36.3) allows only container and init container images,
+ * activeDeadlineSeconds, terminationGracePeriodSeconds, additions to tolerations, removals of
+ * schedulingGates and, while the pod still has scheduling gates, additions to nodeSelector and
+ * narrowing of nodeAffinity; runtimeClassName, nodeName (set through pods/binding) and annotations
+ * are immutable or irrelevant here. Tolerations, nodeSelector and affinity only matter before the
+ * pod is bound: once spec.nodeName is set, they no longer move it.
+ */
+function podKey(t: PodTemplate, bound: boolean): string {
+  const images = containersOf(t.spec).map((c) => [c.list, c.name, c.image])
+  if (bound) return canonical({ images })
+  return canonical({ images, nodeSelector: t.spec['nodeSelector'] ?? null, affinity: t.spec['affinity'] ?? null, tolerations: t.spec['tolerations'] ?? null })
+}
+
+/** Whether an UPDATE changes what the validation judges; without an old object, assume it does. */
+export function placementOrRuntimeChanged(subject: Pick<Subject, 'isPod' | 'template' | 'oldTemplate'>, policy: Policy): boolean {
+  const old = subject.oldTemplate
   if (!old) return true
-  const key = (x: PodTemplate) => containersOf(x.spec).map((c) => `${c.list}/${c.name}=${c.image}`).join('\n')
-  return key(t) !== key(old)
+  if (subject.isPod) {
+    const bound = typeof old.spec['nodeName'] === 'string' && old.spec['nodeName'] !== ''
+    return podKey(subject.template, bound) !== podKey(old, bound)
+  }
+  return workloadKey(subject.template, policy) !== workloadKey(old, policy)
 }
 
 // ------------------------------------------------------------------ the decision
@@ -301,7 +361,10 @@ export function decide(subject: Subject, facts: Facts, policy: Policy): Decision
     return { mode, outcome: 'mutated', allowed: true, mutations: plan.mutations, violations: [], warnings: [], auditAnnotations: { mutated: describeMutations(plan.mutations) } }
   }
 
-  if (subject.operation === 'UPDATE' && !imagesChanged(subject.template, subject.oldTemplate)) return skip(mode, 'allowed')
+  // An UPDATE is judged as a CREATE of the same template whenever it changes what decides
+  // placement or runtime; otherwise it cannot make things worse, and is not re-judged (a scale, a
+  // rollout restart, a label change never fails because the cluster changed since).
+  if (subject.operation === 'UPDATE' && !placementOrRuntimeChanged(subject, policy)) return skip(mode, 'allowed')
   // Pods are validated as they are: the mutating hook has already run. Workload templates are
   // validated as the pods they will create, i.e. after the mutation those pods will get.
   let spec = subject.template.spec

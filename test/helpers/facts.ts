@@ -1,5 +1,5 @@
 /** Plain-value facts for pure tests of decide(): no servers, no informers. */
-import type { ClusterFacts, Eligibility, ImageFact, RuntimeClassInfo, RuntimeFamily } from '../../src/domain/facts.js'
+import type { ClusterFacts, Eligibility, ImageFact, PodScheduling, RuntimeClassInfo, RuntimeFamily } from '../../src/domain/facts.js'
 
 export function wasm(image: string, runtime: RuntimeFamily, extra: Partial<{ pinnedImage: string | null; hasEntrypoint: boolean }> = {}): ImageFact {
   return { kind: 'wasm', image, digest: 'sha256:' + 'a'.repeat(64), runtime, pinnedImage: extra.pinnedImage ?? null, hasEntrypoint: extra.hasEntrypoint ?? true, evidence: [`test: ${runtime}`] }
@@ -27,6 +27,8 @@ export interface PlainCluster {
   daemonSetMisses?: Record<string, string[]>
   /** Eligible nodes per RuntimeClass when the pod is bound to this node name (spec.nodeName). */
   boundTo?: Record<string, Record<string, boolean>>
+  /** Eligible node count computed from the pod's scheduling (overrides `eligible` and `boundTo`). */
+  eligibleFor?: (runtimeClass: string, pod: PodScheduling) => number
 }
 
 export function cluster(c: PlainCluster): ClusterFacts {
@@ -42,7 +44,7 @@ export function cluster(c: PlainCluster): ClusterFacts {
     },
     eligibility: (name, pod): Eligibility => {
       const rc = c.runtimeClasses.find((r) => r.name === name)
-      const n = pod.nodeName !== undefined ? (c.boundTo?.[name]?.[pod.nodeName] ? 1 : 0) : (c.eligible?.[name] ?? 0)
+      const n = c.eligibleFor ? c.eligibleFor(name, pod) : pod.nodeName !== undefined ? (c.boundTo?.[name]?.[pod.nodeName] ? 1 : 0) : (c.eligible?.[name] ?? 0)
       return {
         runtimeClass: name,
         handler: rc?.handler ?? '',

@@ -289,7 +289,7 @@ t.test('automatic choice skips RuntimeClasses whose nodeSelector contradicts the
   t.match(v.d.violations[0]!.message, /spin-test needs nodeSelector spin=yes \(the pod has spin=no\)/)
 })
 
-t.test('UPDATE is validated only when an image changes', async (t) => {
+t.test('a Pod UPDATE that changes no image is not re-judged (runtimeClassName is immutable on Pods)', async (t) => {
   const facts = { images: imagesOf(wasm(SPIN, 'spin'), linux(NGINX)), cluster: seed }
   const old = pod([{ name: 'app', image: NGINX }])
   const same = pod([{ name: 'app', image: NGINX }], { runtimeClassName: 'spin-test' })
