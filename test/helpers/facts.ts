@@ -1,5 +1,6 @@
 /** Plain-value facts for pure tests of decide(): no servers, no informers. */
-import type { ClusterFacts, Eligibility, ImageFact, PodScheduling, RuntimeClassInfo, RuntimeFamily } from '../../src/domain/facts.js'
+import type { ClusterFacts, Eligibility, ImageFact, RuntimeClassInfo, RuntimeFamily } from '../../src/domain/facts.js'
+import type { PodScheduling } from '../../src/domain/kube.js'
 
 export function wasm(image: string, runtime: RuntimeFamily, extra: Partial<{ pinnedImage: string | null; hasEntrypoint: boolean }> = {}): ImageFact {
   return { kind: 'wasm', image, digest: 'sha256:' + 'a'.repeat(64), runtime, pinnedImage: extra.pinnedImage ?? null, hasEntrypoint: extra.hasEntrypoint ?? true, evidence: [`test: ${runtime}`] }
