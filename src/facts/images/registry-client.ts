@@ -1,33 +1,30 @@
 /**
- * OCI distribution client (manifests and blobs) on undici.
+ * OCI distribution client: manifests and blobs, over the endpoints of a registry.
  *
  * - Accept header lists OCI index + manifest and Docker list + v2 manifest.
  * - Every body is digest-checked: against the digest asked for, or for a tag against the
  *   registry's Docker-Content-Digest header when present.
- * - Auth: anonymous, bearer token challenges (tokens cached until expiry), basic;
- *   credentials come from a CredentialProvider and never appear in errors, logs or metrics.
- * - Mirrors (containerd hosts.toml semantics), CA bundles, plain HTTP only where listed.
- * - Limits: manifest/config size, redirect count, per-request timeout bounded by the caller's
- *   AbortSignal, per-registry concurrency cap.
- * - SSRF guard on every connection (IP literals before the request, names in the connect
- *   lookup, the connected address once more), including redirect targets and token realms.
+ * - Mirrors (containerd hosts.toml semantics) are tried in order, then the registry itself.
+ * - Limits: manifest/config size.
  *
- * Failures are thrown as WasmAdmissionError with a WA_ERR_IMAGE_* code; the inspector turns
- * them into UnknownImageFacts.
+ * Authentication is registry-auth.ts; connections, TLS, SSRF, redirects and timeouts are
+ * registry-transport.ts. Failures are thrown as WasmAdmissionError with a WA_ERR_IMAGE_* code;
+ * the inspector turns them into UnknownImageFacts.
  */
 import { createHash } from 'node:crypto'
-import { rootCertificates } from 'node:tls'
-import { Agent, buildConnector, request, type Dispatcher } from 'undici'
-import { WasmAdmissionError, type ErrorCode } from '../../errors.js'
-import type { ImageLookupContext } from '../../domain/facts.js'
-import { credentialId, type CredentialProvider, type RegistryCredential } from './credentials.js'
-import { endpointsFor, type Endpoint, type HostsConfig } from './hosts.js'
+import { WasmAdmissionError } from '../../errors.js'
+import type { CredentialProvider } from './credentials.js'
+import type { Endpoint, HostsConfig } from './hosts.js'
 import { MANIFEST_ACCEPT } from './media-types.js'
 import type { RegistryRequestKind, RegistryRequestObserver } from './metrics.js'
 import type { ImageReference } from './reference.js'
-import { findHostBlocked, HostBlockedError, SsrfGuard } from './ssrf-guard.js'
+import { RegistryAuth } from './registry-auth.js'
+import { deadline, dump, header, RegistryTransport, type RequestContext, type Resp, type TransportLimits } from './registry-transport.js'
+import { SsrfGuard } from './ssrf-guard.js'
 
-export interface RegistryLimits {
+export type { RequestContext } from './registry-transport.js'
+
+export interface RegistryLimits extends TransportLimits {
   /** Max manifest / index size in bytes (default 4 MiB). */
   manifestBytes: number
   /** Max config blob size (default 1 MiB). */
@@ -68,16 +65,6 @@ export interface RegistryClientOptions {
   observer?: RegistryRequestObserver
 }
 
-/** What one request needs from its caller. */
-export interface RequestContext {
-  /** Aborted at the admission deadline. */
-  signal: AbortSignal
-  /** The image as written, used in error messages. */
-  subject: string
-  /** The admission context, for credential providers that read pull secrets. */
-  lookup?: Pick<ImageLookupContext, 'namespace' | 'pullSecretNames' | 'serviceAccountName'>
-}
-
 export interface FetchedManifest {
   /** Digest of the bytes received (verified). */
   digest: string
@@ -89,121 +76,37 @@ export interface FetchedManifest {
   host: string
 }
 
-interface Challenge {
-  scheme: 'bearer' | 'basic'
-  params: Record<string, string>
-}
-
-interface CachedToken {
-  token: string
-  expiresAt: number
-}
-
 const DIGEST_ALGOS: Record<string, string> = { sha256: 'sha256', sha512: 'sha512' }
 
 export function computeDigest(bytes: Uint8Array, algo = 'sha256'): string {
   return `${algo}:${createHash(algo).update(bytes).digest('hex')}`
 }
 
-/** Parses a WWW-Authenticate header (first challenge). */
-export function parseWwwAuthenticate(header: string | undefined): Challenge | undefined {
-  if (header === undefined) return undefined
-  const m = /^\s*(\w+)\s*(.*)$/s.exec(header)
-  if (!m) return undefined
-  const scheme = m[1]!.toLowerCase()
-  if (scheme !== 'bearer' && scheme !== 'basic') return undefined
-  const params: Record<string, string> = {}
-  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g
-  let p: RegExpExecArray | null
-  while ((p = re.exec(m[2]!)) !== null) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!
-  return { scheme, params }
-}
-
-class Semaphore {
-  private active = 0
-  private readonly waiters: Array<() => void> = []
-  constructor(private readonly max: number) {}
-
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) throw signal.reason
-    if (this.active < this.max) {
-      this.active++
-      return this.releaser()
-    }
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.waiters.indexOf(wake)
-        if (i >= 0) this.waiters.splice(i, 1)
-        reject(signal.reason)
-      }
-      const wake = (): void => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      }
-      this.waiters.push(wake)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-    return this.releaser()
-  }
-
-  private releaser(): () => void {
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      const next = this.waiters.shift()
-      if (next !== undefined) next()
-      else this.active--
-    }
-  }
-}
-
-type Resp = Dispatcher.ResponseData
-
-/** Redacted URL for messages: host + path, never the query (presigned URLs carry secrets). */
-const redact = (u: URL): string => `${u.protocol}//${u.host}${u.pathname}`
-
-function header(resp: Resp, name: string): string | undefined {
-  const v = resp.headers[name]
-  return Array.isArray(v) ? v[0] : v
-}
-
 export class RegistryClient {
   readonly limits: RegistryLimits
   readonly guard: SsrfGuard
-  private readonly hosts: HostsConfig | undefined
-  private readonly plainHttp: Set<string>
-  private readonly credentials: CredentialProvider | undefined
-  private readonly extraCa: string[]
-  private readonly userAgent: string
-  private readonly observer: RegistryRequestObserver | undefined
-  private readonly agents = new Map<string, Agent>()
-  private readonly semaphores = new Map<string, Semaphore>()
-  private readonly challenges = new Map<string, Challenge>()
-  private readonly tokens = new Map<string, CachedToken>()
-  private closed = false
+  private readonly transport: RegistryTransport
+  private readonly auth: RegistryAuth
 
   constructor(opts: RegistryClientOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) }
     this.guard = opts.ssrf instanceof SsrfGuard ? opts.ssrf : new SsrfGuard(opts.ssrf ?? {})
-    this.hosts = opts.hosts
-    this.plainHttp = new Set(opts.plainHttp ?? [])
-    this.credentials = opts.credentials
-    this.extraCa = opts.caBundle === undefined ? [] : Array.isArray(opts.caBundle) ? opts.caBundle : [opts.caBundle]
-    this.userAgent = opts.userAgent ?? 'wasm-admission'
-    this.observer = opts.observer
-    // mirrors written with http:// by the operator are operator-listed plain-HTTP hosts
-    for (const cfg of Object.values(this.hosts?.hosts ?? {})) {
-      for (const u of [...(cfg.mirrors ?? []).map((m) => m.url), ...(cfg.server !== undefined ? [cfg.server] : [])]) {
-        const url = new URL(u)
-        if (url.protocol === 'http:') this.plainHttp.add(url.host)
-      }
-    }
+    const userAgent = opts.userAgent ?? 'wasm-admission'
+    this.transport = new RegistryTransport({
+      limits: this.limits,
+      guard: this.guard,
+      hosts: opts.hosts,
+      plainHttp: opts.plainHttp ?? [],
+      caBundle: opts.caBundle === undefined ? [] : Array.isArray(opts.caBundle) ? opts.caBundle : [opts.caBundle],
+      userAgent,
+      observer: opts.observer,
+    })
+    this.auth = new RegistryAuth({ transport: this.transport, credentials: opts.credentials, tokenBytes: this.limits.tokenBytes, clientId: userAgent })
   }
 
   /** Endpoints tried for a registry (mirrors first). */
   endpoints(registry: string): Endpoint[] {
-    return endpointsFor(registry, this.hosts, this.plainHttp)
+    return this.transport.endpoints(registry)
   }
 
   /** Fetches a manifest or index by tag or digest; verifies its digest. */
@@ -254,10 +157,7 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    const agents = [...this.agents.values()]
-    this.agents.clear()
-    await Promise.all(agents.map((a) => a.close().catch(() => undefined)))
+    await this.transport.close()
   }
 
   // ------------------------------------------------------------ internals
@@ -284,25 +184,12 @@ export class RegistryClient {
       try {
         return await fn(ep)
       } catch (e) {
-        if (ctx.signal.aborted) throw this.deadline(ctx)
+        if (ctx.signal.aborted) throw deadline(ctx)
         if (e instanceof WasmAdmissionError && e.code === 'WA_ERR_IMAGE_NOT_FOUND') notFound ??= e
         else firstErr ??= e
       }
     }
     throw firstErr ?? notFound ?? new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `no registry host has the ${cap} capability`])
-  }
-
-  private deadline(ctx: RequestContext): WasmAdmissionError {
-    return new WasmAdmissionError('WA_ERR_IMAGE_DEADLINE', [ctx.subject])
-  }
-
-  private semaphore(host: string): Semaphore {
-    let s = this.semaphores.get(host)
-    if (s === undefined) {
-      s = new Semaphore(this.limits.concurrencyPerRegistry)
-      this.semaphores.set(host, s)
-    }
-    return s
   }
 
   /** One registry request with auth, status mapping and a size-limited body. */
@@ -315,20 +202,15 @@ export class RegistryClient {
     maxBytes: number,
     ctx: RequestContext,
   ): Promise<{ resp: Resp; bytes: Uint8Array }> {
-    let release: () => void
+    const release = await this.transport.acquire(ep.host, ctx)
     try {
-      release = await this.semaphore(ep.host).acquire(ctx.signal)
-    } catch {
-      throw this.deadline(ctx)
-    }
-    try {
-      const resp = await this.authed(ep, url, ref, kind, headers, ctx)
+      const resp = await this.auth.send(ep, url, ref, kind, headers, ctx)
       const status = resp.statusCode
       if (status !== 200) {
-        await resp.body.dump().catch(() => undefined)
+        await dump(resp)
         throw this.statusError(status, ep, ctx, resp)
       }
-      const bytes = await this.readBody(resp, maxBytes, ctx)
+      const bytes = await this.transport.readBody(resp, maxBytes, ctx)
       return { resp, bytes }
     } finally {
       release()
@@ -345,292 +227,5 @@ export class RegistryClient {
       return e
     }
     return new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `${ep.host} answered HTTP ${status}`])
-  }
-
-  private async readBody(resp: Resp, maxBytes: number, ctx: RequestContext): Promise<Uint8Array> {
-    const len = Number(header(resp, 'content-length') ?? NaN)
-    if (Number.isFinite(len) && len > maxBytes) {
-      resp.body.destroy()
-      throw new WasmAdmissionError('WA_ERR_IMAGE_TOO_LARGE', [ctx.subject, maxBytes])
-    }
-    const chunks: Buffer[] = []
-    let total = 0
-    try {
-      for await (const chunk of resp.body) {
-        const b = chunk as Buffer
-        total += b.length
-        if (total > maxBytes) {
-          resp.body.destroy()
-          throw new WasmAdmissionError('WA_ERR_IMAGE_TOO_LARGE', [ctx.subject, maxBytes])
-        }
-        chunks.push(b)
-      }
-    } catch (e) {
-      throw this.mapError(e, ctx, '')
-    }
-    return new Uint8Array(Buffer.concat(chunks, total))
-  }
-
-  private async candidates(ep: Endpoint, ref: ImageReference, ctx: RequestContext): Promise<Array<RegistryCredential | undefined>> {
-    if (this.credentials === undefined) return [undefined]
-    let list: RegistryCredential[]
-    try {
-      const req = { registryHost: ep.mirror ? ep.host : ref.registry, repository: ref.path, ...(ctx.lookup !== undefined ? { lookup: ctx.lookup } : {}) }
-      list = await this.credentials.credentials(req)
-    } catch {
-      list = []
-    }
-    return list.length > 0 ? list : [undefined]
-  }
-
-  /** Sends with auth; on 401 answers the challenge and retries, per credential candidate. */
-  private async authed(ep: Endpoint, url: URL, ref: ImageReference, kind: RegistryRequestKind, headers: Record<string, string>, ctx: RequestContext): Promise<Resp> {
-    const scope = `repository:${ref.path}:pull`
-    const creds = await this.candidates(ep, ref, ctx)
-    let last: Resp | undefined
-    for (const cred of creds) {
-      let challenge = this.challenges.get(ep.host)
-      let auth = challenge !== undefined ? this.cachedAuth(challenge, scope, cred) : undefined
-      let resp = await this.send(url, { ...headers, ...(auth ? { authorization: auth } : {}) }, ep.host, kind, ctx)
-      if (resp.statusCode !== 401) return resp
-      const parsed = parseWwwAuthenticate(header(resp, 'www-authenticate'))
-      await resp.body.dump().catch(() => undefined)
-      last = resp
-      if (parsed === undefined) continue
-      challenge = parsed
-      this.challenges.set(ep.host, challenge)
-      auth = await this.obtainAuth(challenge, scope, cred, ep, ctx)
-      if (auth === undefined) continue
-      resp = await this.send(url, { ...headers, authorization: auth }, ep.host, kind, ctx)
-      if (resp.statusCode !== 401) return resp
-      await resp.body.dump().catch(() => undefined)
-      last = resp
-      this.tokens.delete(this.tokenKey(challenge, scope, cred))
-    }
-    return last!
-  }
-
-  private tokenKey(ch: Challenge, scope: string, cred: RegistryCredential | undefined): string {
-    return `${ch.params.realm ?? ''}\0${ch.params.service ?? ''}\0${ch.params.scope ?? scope}\0${credentialId(cred)}`
-  }
-
-  private basic(cred: RegistryCredential | undefined): string | undefined {
-    if (cred?.username === undefined || cred.password === undefined) return undefined
-    return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`
-  }
-
-  private cachedAuth(ch: Challenge, scope: string, cred: RegistryCredential | undefined): string | undefined {
-    if (ch.scheme === 'basic') return this.basic(cred)
-    if (cred?.registryToken !== undefined) return `Bearer ${cred.registryToken}`
-    const t = this.tokens.get(this.tokenKey(ch, scope, cred))
-    if (t !== undefined && t.expiresAt > Date.now()) return `Bearer ${t.token}`
-    return undefined
-  }
-
-  private async obtainAuth(ch: Challenge, scope: string, cred: RegistryCredential | undefined, ep: Endpoint, ctx: RequestContext): Promise<string | undefined> {
-    if (ch.scheme === 'basic') return this.basic(cred)
-    if (cred?.registryToken !== undefined) return `Bearer ${cred.registryToken}`
-    const realm = ch.params.realm
-    if (realm === undefined) return undefined
-    let realmUrl: URL
-    try {
-      realmUrl = new URL(realm)
-    } catch {
-      throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `${ep.host} sent an invalid token realm`])
-    }
-    const q = new URLSearchParams()
-    if (ch.params.service !== undefined) q.set('service', ch.params.service)
-    q.set('scope', scope)
-    const headers: Record<string, string> = {}
-    let method: 'GET' | 'POST' = 'GET'
-    let body: string | undefined
-    if (cred?.identityToken !== undefined) {
-      method = 'POST'
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: this.userAgent, scope })
-      if (ch.params.service !== undefined) form.set('service', ch.params.service)
-      body = form.toString()
-      headers['content-type'] = 'application/x-www-form-urlencoded'
-    } else {
-      const b = this.basic(cred)
-      if (b !== undefined) headers.authorization = b
-      for (const [k, v] of q) realmUrl.searchParams.append(k, v)
-    }
-    const resp = await this.send(realmUrl, headers, realmUrl.host, 'token', ctx, method, body)
-    if (resp.statusCode === 401 || resp.statusCode === 403) {
-      await resp.body.dump().catch(() => undefined)
-      return undefined
-    }
-    if (resp.statusCode === 429) {
-      await resp.body.dump().catch(() => undefined)
-      throw new WasmAdmissionError('WA_ERR_IMAGE_RATE_LIMITED', [ctx.subject])
-    }
-    if (resp.statusCode !== 200) {
-      await resp.body.dump().catch(() => undefined)
-      throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `token service ${realmUrl.host} answered HTTP ${resp.statusCode}`])
-    }
-    const bytes = await this.readBody(resp, this.limits.tokenBytes, ctx)
-    let json: Record<string, unknown>
-    try {
-      json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>
-    } catch {
-      throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `token service ${realmUrl.host} sent malformed JSON`])
-    }
-    const token = typeof json.token === 'string' ? json.token : typeof json.access_token === 'string' ? json.access_token : undefined
-    if (token === undefined || token === '') throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `token service ${realmUrl.host} sent no token`])
-    const expiresIn = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60
-    const issued = typeof json.issued_at === 'string' ? Date.parse(json.issued_at) : NaN
-    const start = Number.isFinite(issued) && issued <= Date.now() ? issued : Date.now()
-    const expiresAt = start + expiresIn * 1000 - Math.min(10_000, (expiresIn * 1000) / 10)
-    if (this.tokens.size >= 1000) this.tokens.delete(this.tokens.keys().next().value!)
-    this.tokens.set(this.tokenKey(ch, scope, cred), { token, expiresAt })
-    return `Bearer ${token}`
-  }
-
-  private agentFor(u: URL): Agent {
-    const ep = this.endpointConfigFor(u.host)
-    const key = `${u.protocol}//${u.host}`
-    let a = this.agents.get(key)
-    if (a === undefined) {
-      const ca = [...(ep?.ca ?? []), ...this.extraCa]
-      const base = buildConnector({
-        lookup: this.guard.lookup,
-        ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
-        ...(ep?.skipVerify ? { rejectUnauthorized: false } : {}),
-        timeout: this.limits.requestTimeoutMs,
-      } as buildConnector.BuildOptions)
-      const guard = this.guard
-      // Check the address actually connected to (covers IP literals and any lookup bypass).
-      const connect: buildConnector.connector = (opts, cb) => {
-        base(opts, (err, socket) => {
-          if (err !== null || socket === null) return cb(err ?? new Error('connect failed'), null)
-          const addr = socket.remoteAddress
-          if (!guard.nameAllowed(opts.hostname) && addr !== undefined) {
-            const reason = guard.addressBlockReason(addr)
-            if (reason !== undefined) {
-              socket.destroy()
-              return cb(new HostBlockedError(opts.hostname, reason), null)
-            }
-          }
-          cb(null, socket)
-        })
-      }
-      a = new Agent({ connect, connections: this.limits.concurrencyPerRegistry, headersTimeout: this.limits.requestTimeoutMs, bodyTimeout: this.limits.requestTimeoutMs })
-      this.agents.set(key, a)
-    }
-    return a
-  }
-
-  private endpointConfigFor(host: string): Endpoint | undefined {
-    for (const reg of Object.keys(this.hosts?.hosts ?? {})) {
-      for (const ep of this.endpoints(reg)) if (ep.host === host) return ep
-    }
-    return undefined
-  }
-
-  /** Sends one request, following redirects with checks at every hop. */
-  private async send(
-    start: URL,
-    headers: Record<string, string>,
-    metricHost: string,
-    kind: RegistryRequestKind,
-    ctx: RequestContext,
-    method: 'GET' | 'POST' = 'GET',
-    body?: string,
-  ): Promise<Resp> {
-    if (this.closed) throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, 'registry client is closed'])
-    const t0 = performance.now()
-    let code = 'error'
-    const seen = new Set<string>()
-    let url = start
-    let hdrs = { 'user-agent': this.userAgent, ...headers }
-    let currentMethod = method
-    let currentBody = body
-    try {
-      for (let hop = 0; ; hop++) {
-        if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-          throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `unsupported scheme ${url.protocol}`])
-        }
-        try {
-          this.guard.checkLiteral(url.hostname)
-        } catch (e) {
-          code = 'blocked'
-          const hb = e as HostBlockedError
-          throw new WasmAdmissionError('WA_ERR_IMAGE_HOST_BLOCKED', [url.host, hop > 0 ? `redirect from ${start.host} to ${hb.detail}` : hb.detail])
-        }
-        if (url.protocol === 'http:' && !this.plainHttp.has(url.host)) {
-          if (hop === 0) throw new WasmAdmissionError('WA_ERR_IMAGE_REGISTRY', [ctx.subject, `plain HTTP to ${url.host} is not allowed (not listed by the operator)`])
-          throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `redirect to plain HTTP ${redact(url)} refused`])
-        }
-        if (seen.has(url.href)) throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `redirect loop at ${redact(url)}`])
-        seen.add(url.href)
-        const perRequest = AbortSignal.timeout(this.limits.requestTimeoutMs)
-        const signal = AbortSignal.any([ctx.signal, perRequest])
-        let resp: Resp
-        try {
-          resp = await request(url, {
-            method: currentMethod,
-            headers: hdrs,
-            ...(currentBody !== undefined ? { body: currentBody } : {}),
-            signal,
-            dispatcher: this.agentFor(url),
-          })
-        } catch (e) {
-          if (!ctx.signal.aborted && perRequest.aborted) code = 'timeout'
-          const hb = findHostBlocked(e)
-          if (hb !== undefined) {
-            code = 'blocked'
-            throw new WasmAdmissionError('WA_ERR_IMAGE_HOST_BLOCKED', [url.host, hop > 0 ? `redirect from ${start.host}: ${hb.detail}` : hb.detail])
-          }
-          throw this.mapError(e, ctx, url.host)
-        }
-        code = String(resp.statusCode)
-        const location = header(resp, 'location')
-        if (resp.statusCode >= 300 && resp.statusCode < 400 && resp.statusCode !== 304 && location !== undefined) {
-          await resp.body.dump().catch(() => undefined)
-          if (hop >= this.limits.maxRedirects) {
-            throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, `more than ${this.limits.maxRedirects} redirects`])
-          }
-          let next: URL
-          try {
-            next = new URL(location, url)
-          } catch {
-            throw new WasmAdmissionError('WA_ERR_IMAGE_REDIRECT', [ctx.subject, 'invalid Location header'])
-          }
-          // Never forward credentials to another origin (blob storage redirects).
-          if (next.origin !== url.origin) {
-            const { authorization: _drop, ...rest } = hdrs as Record<string, string>
-            hdrs = rest as typeof hdrs
-          }
-          if (resp.statusCode === 303 || ((resp.statusCode === 301 || resp.statusCode === 302) && currentMethod === 'POST')) {
-            currentMethod = 'GET'
-            currentBody = undefined
-          }
-          url = next
-          continue
-        }
-        return resp
-      }
-    } finally {
-      this.observer?.onRequest(metricHost, kind, code, (performance.now() - t0) / 1000)
-    }
-  }
-
-  private mapError(e: unknown, ctx: RequestContext, host: string): WasmAdmissionError {
-    if (e instanceof WasmAdmissionError) return e
-    if (ctx.signal.aborted) return this.deadline(ctx)
-    const hb = findHostBlocked(e)
-    if (hb !== undefined) return new WasmAdmissionError('WA_ERR_IMAGE_HOST_BLOCKED', [hb.host, hb.detail])
-    const err = e as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } }
-    const code = err.code ?? err.cause?.code
-    let reason: string
-    if (err.name === 'TimeoutError' || err.name === 'AbortError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-      reason = `no response within ${this.limits.requestTimeoutMs} ms`
-    } else if (code === 'ECONNREFUSED') reason = 'connection refused'
-    else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = 'host name does not resolve'
-    else if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') reason = 'connection reset'
-    else if (code !== undefined && /CERT|SSL|TLS|SELF_SIGNED/i.test(code)) reason = `TLS error (${code})`
-    else reason = code ?? err.name ?? 'request failed'
-    const c: ErrorCode = 'WA_ERR_IMAGE_UNREACHABLE'
-    return new WasmAdmissionError(c, [host || 'registry', reason])
   }
 }
