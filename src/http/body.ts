@@ -19,23 +19,23 @@ export class BodyUnparseableError extends WasmAdmissionError {
 }
 
 /**
- * Reads and parses a JSON body with a size bound. Past the bound the rest is drained and dropped;
- * the first bytes are kept so the answer can still carry the request uid.
+ * Reads and parses a JSON body with a size bound. At the bound it stops reading and throws at once
+ * (with the uid found in the first bytes), so the answer does not wait for the rest of a body it
+ * will refuse anyway: a large body can take longer to arrive than the request limit, and a stream
+ * cut off by that limit is a reset, not a 413. The stream is left paused, not destroyed; the
+ * listener decides what happens to the unread rest after answering (see createAdmissionFastify).
  */
 export async function readJsonBody(stream: Readable, limit = REVIEW_BODY_LIMIT): Promise<unknown> {
   const chunks: Buffer[] = []
   let size = 0
-  let prefix: string | undefined
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) {
-      if (prefix === undefined) prefix = Buffer.concat(chunks).subarray(0, PREFIX_BYTES).toString('utf8')
-      chunks.length = 0
-      continue
+  for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    if (size + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, PREFIX_BYTES))
+      throw new BodyTooLargeError(limit, uidFromPrefix(Buffer.concat(chunks).subarray(0, PREFIX_BYTES).toString('utf8')))
     }
+    size += chunk.length
     chunks.push(chunk)
   }
-  if (prefix !== undefined || size > limit) throw new BodyTooLargeError(limit, uidFromPrefix(prefix ?? ''))
   const text = Buffer.concat(chunks).toString('utf8')
   if (text.trim() === '') throw new BodyUnparseableError('body is empty')
   try {

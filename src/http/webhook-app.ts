@@ -97,9 +97,10 @@ export function createAdmissionFastify(opts: Pick<WebhookAppOptions, 'tls' | 'bo
     return503OnClosing: false,
   }) as unknown as FastifyInstance
 
-  // The body is always read to its end (see readJsonBody), so a bad body does not need the
-  // connection closed: the failure is handed to the route as a value and answered there, and
-  // keep-alive connections and HTTP/2 sessions stay usable.
+  // A bad body does not need the connection closed: the failure is handed to the route as a value
+  // and answered there, and keep-alive connections and HTTP/2 sessions stay usable. A body over the
+  // limit is answered (413) as soon as the limit is passed, before it has all arrived; what is left
+  // of it is dealt with once the answer is out (onResponse below).
   // HTTP/2 streams: a whole-request limit (node's requestTimeout only covers HTTP/1.1). A stream
   // still unanswered after requestMs is cancelled (RST_STREAM CANCEL); the session stays usable.
   app.addHook('onRequest', (request, reply, done) => {
@@ -112,7 +113,24 @@ export function createAdmissionFastify(opts: Pick<WebhookAppOptions, 'tls' | 'bo
         }
       }, t.requestMs)
       stream.once('close', () => clearTimeout(timer))
+      // An answer sent before the request body ended (a 413): once it is out, the stream is reset
+      // with NO_ERROR, as RFC 9113 section 8.1 provides ("a server MAY request that the client abort
+      // transmission of a request without error by sending a RST_STREAM with an error code of
+      // NO_ERROR after sending a complete response"). The rest of the body is never read.
+      // (The compat response's own 'finish' only comes when the stream closes, so the stream's is used.)
+      stream.once('finish', () => {
+        if (!request.raw.readableEnded && !stream.destroyed) stream.close(http2Constants.NGHTTP2_NO_ERROR)
+      })
     }
+    done()
+  })
+
+  // After an answer sent before the request body ended (a 413), HTTP/1.1 has no way to tell the
+  // client to stop sending, so the rest is read and dropped (what node does for an unread body) to
+  // keep the connection usable; node's requestTimeout still bounds it. (HTTP/2: see onRequest.)
+  app.addHook('onResponse', (request, _reply, done) => {
+    const raw = request.raw as unknown as import('node:stream').Readable & { stream?: unknown }
+    if (raw.stream === undefined && !raw.readableEnded) raw.resume()
     done()
   })
 

@@ -172,7 +172,10 @@ function postHuge2(session: http2.ClientHttp2Session, total: number, uid: string
     const chunks: Buffer[] = []
     req.on('response', (h) => (status = Number(h[':status'])))
     req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => resolve({ status, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') }))
+    req.on('end', () => {
+      resolve({ status, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null') })
+      req.destroy() // the server answers at the limit and resets the stream; the unsent rest is dropped
+    })
     req.on('error', reject)
     writeHugeBody(req, uid, total)
   })
@@ -295,6 +298,76 @@ t.test('huge bodies: just over and far over the 7 MiB limit, declared and chunke
   const ok = await post1(s.url, '/validate', padded, s.ca.caPem)
   t.equal(ok.status, 200, 'just under the limit is reviewed')
   t.ok(isReview(ok.body, 'at-limit'))
+})
+
+interface PausedAnswer {
+  status: number
+  body: any
+  /** HTTP/2: the server reset the stream (RST_STREAM) after answering, with this code (0 = NO_ERROR). */
+  resetCode?: number
+}
+
+/**
+ * Writes the uid prefix and `bytes` of padding, then pauses: the body never ends, so only a server
+ * that answers as soon as the limit is passed can answer at all (one that reads to the end waits
+ * until its request timer cancels the stream: status 0 over HTTP/2, 408 over HTTP/1.1). This is the
+ * "far over" case without its race between the transfer and the request timer, whatever the load.
+ * HTTP/2 resolves once the answer has ended and the server has reset the stream ('aborted': node's
+ * client, its writes still buffered, does not close the stream by itself, so it is destroyed here).
+ */
+function postPaused(proto: 1 | 2, session: http2.ClientHttp2Session, bytes: number, uid: string): Promise<PausedAnswer> {
+  const prefix = Buffer.from(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"${uid}","pad":"`)
+  const body = Buffer.concat([prefix, Buffer.alloc(bytes, 0x61)])
+  return new Promise((resolve, reject) => {
+    let status = 0
+    const chunks: Buffer[] = []
+    const parse = (): unknown => JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null')
+    if (proto === 2) {
+      const req = session.request({ ':method': 'POST', ':path': '/validate', 'content-type': 'application/json' })
+      let ended = false
+      let resetCode: number | undefined
+      const settle = (): void => {
+        if (!ended || resetCode === undefined) return
+        resolve({ status, body: parse(), resetCode })
+        req.destroy()
+      }
+      req.on('response', (h) => (status = Number(h[':status'])))
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => ((ended = true), settle()))
+      req.on('aborted', () => ((resetCode = req.rstCode), settle()))
+      req.on('error', () => undefined)
+      req.on('close', () => resolve({ status, body: parse(), ...(resetCode === undefined ? {} : { resetCode }) }))
+      req.write(body)
+      return
+    }
+    const req = https.request(`${s.url}/validate`, { method: 'POST', ca: s.ca.caPem, agent: false, headers: { 'content-type': 'application/json', 'content-length': String(64 * 1024 * 1024) } }, (res) => {
+      status = res.statusCode ?? 0
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        resolve({ status, body: parse() })
+        req.destroy()
+      })
+    })
+    req.on('error', (e) => (status === 0 ? reject(e) : undefined))
+    req.write(body)
+  })
+}
+
+t.test('a body past the limit whose sender pauses: 413 at once (not a reset or a 408 when the request timer fires)', async (t) => {
+  const session = http2.connect(s.url, { ca: s.ca.caPem })
+  t.teardown(() => session.close())
+  for (const proto of [2, 1] as const) {
+    const uid = `paused-${proto}`
+    ledger.add('inputs')
+    const started = Date.now()
+    const r = await postPaused(proto, session, REVIEW_BODY_LIMIT + 1024 * 1024, uid)
+    const ms = Date.now() - started
+    t.equal(r.status, 413, `HTTP/${proto === 2 ? '2' : '1.1'}: 413 while the body is still open (answered after ${ms} ms)`)
+    t.ok(isReview(r.body, uid), `HTTP/${proto === 2 ? '2' : '1.1'}: an AdmissionReview with the uid`)
+    if (proto === 2) t.equal(r.resetCode, http2.constants.NGHTTP2_NO_ERROR, 'HTTP/2: after the answer the server resets the stream with NO_ERROR (RFC 9113 8.1: stop sending, no error)')
+  }
+  const r = await post2(session, '/validate', JSON.stringify(review(pod([{ name: 'a', image: 'nginx' }]), { uid: 'after-paused' })))
+  t.ok(isReview(r.body, 'after-paused'), 'the same HTTP/2 session answers the next review')
 })
 
 t.test('slow-drip body (HTTP/1.1, raw TLS, a byte every 100 ms): answered 408 or closed after requestTimeout', async (t) => {
