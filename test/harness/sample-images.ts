@@ -5,9 +5,16 @@
  *   const samples = await pushSampleImages('127.0.0.1:5000')
  *   samples['spin-v2'].ref       // '127.0.0.1:5000/samples/spin-v2:v1'
  *   samples['spin-v2'].expected  // { kind: 'wasm', runtime: 'spin', ... }
+ *
+ * Most samples only have the right shape (a stand-in module, an ELF header). The ones in
+ * RUNNABLE_SAMPLES really run on a node (bytes from ./runnable-images.ts, built from
+ * test/harness/images/ at set-up): `wasi-hello`, `wasi-ticker` (wasmtime shim), `linux` (runc),
+ * and `pause`, the sandbox image a harness node's containerd uses.
  */
 import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
+import { HELLO_LINUX_LINE, HELLO_WASM_LINE, LINUX_ENTRYPOINT, runnableLayer, TICKER_START_LINE, type RunnableName } from './runnable-images.js'
+import { buildTar, type TarFile } from './tar.js'
 import { bytesOf, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pusher, type PushCredentials, type PushedDescriptor } from './push.js'
 
 export const SAMPLE_NAMES = [
@@ -28,6 +35,9 @@ export const SAMPLE_NAMES = [
   'linux-index',
   'wasm-only-index',
   'mixed-index',
+  'wasi-hello',
+  'wasi-ticker',
+  'pause',
 ] as const
 export type SampleName = (typeof SAMPLE_NAMES)[number]
 
@@ -66,51 +76,7 @@ export const WASM_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0
 /** A stand-in ELF header for Linux binaries. */
 export const ELF_STUB = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00])
 
-export interface TarFile {
-  path: string
-  content?: Uint8Array | string
-  /** '0' file (default), '5' directory, '2' symlink */
-  type?: '0' | '5' | '2'
-  linkname?: string
-  mode?: number
-}
-
-function octal(n: number, width: number): string {
-  return n.toString(8).padStart(width - 1, '0') + '\0'
-}
-
-/** A ustar archive (GNU long names are not needed by the samples: paths stay < 100 bytes). */
-export function buildTar(files: TarFile[]): Uint8Array {
-  const blocks: Buffer[] = []
-  for (const f of files) {
-    const content = f.content === undefined ? Buffer.alloc(0) : Buffer.from(typeof f.content === 'string' ? Buffer.from(f.content) : f.content)
-    const type = f.type ?? '0'
-    const h = Buffer.alloc(512)
-    if (Buffer.byteLength(f.path) > 100) throw new Error(`tar path too long: ${f.path}`)
-    h.write(f.path, 0, 100, 'utf8')
-    h.write(octal(f.mode ?? (type === '5' ? 0o755 : 0o644), 8), 100, 'ascii')
-    h.write(octal(0, 8), 108, 'ascii')
-    h.write(octal(0, 8), 116, 'ascii')
-    h.write(octal(type === '0' ? content.length : 0, 12), 124, 'ascii')
-    h.write(octal(0, 12), 136, 'ascii')
-    h.fill(0x20, 148, 156)
-    h.write(type, 156, 'ascii')
-    if (f.linkname) h.write(f.linkname, 157, 100, 'utf8')
-    h.write('ustar\0', 257, 'ascii')
-    h.write('00', 263, 'ascii')
-    let sum = 0
-    for (const b of h) sum += b
-    h.write(octal(sum, 7) + ' ', 148, 'ascii')
-    blocks.push(h)
-    if (type === '0' && content.length > 0) {
-      blocks.push(content)
-      const pad = (512 - (content.length % 512)) % 512
-      if (pad) blocks.push(Buffer.alloc(pad))
-    }
-  }
-  blocks.push(Buffer.alloc(1024))
-  return new Uint8Array(Buffer.concat(blocks))
-}
+export { buildTar, type TarFile }
 
 export const gzip = (b: Uint8Array): Uint8Array => new Uint8Array(gzipSync(b))
 
@@ -171,6 +137,31 @@ async function scratchImage(
     ...(o.annotations ? { annotations: o.annotations } : {}),
   })
 }
+
+/** A sample that really runs: one cached tar layer from ./runnable-images.ts. */
+async function runnableImage(
+  p: Pusher,
+  repo: string,
+  tag: string,
+  name: RunnableName,
+  o: { docker: boolean; os: string; arch: string; entrypoint: string[] },
+): Promise<PushedDescriptor> {
+  const l = await runnableLayer(name)
+  const layer = await p.pushBlob(repo, l.gz, o.docker ? MT.DOCKER_TGZ : MT.OCI_TGZ)
+  const cfg = await p.pushBlob(repo, imageConfig(o.os, o.arch, { Entrypoint: o.entrypoint }, [l.diffId]), o.docker ? MT.DOCKER_CONFIG : MT.OCI_CONFIG)
+  return p.pushImageManifest(repo, tag, { mediaType: o.docker ? DOCKER_MANIFEST : OCI_MANIFEST, config: cfg, layers: [layer] })
+}
+
+/**
+ * Samples that run on a real node: the handler family they need and the first line they print
+ * (`longRunning`: keeps running, fit for a Deployment). `pause` is the sandbox image (prints nothing).
+ */
+export const RUNNABLE_SAMPLES = {
+  'wasi-hello': { needs: 'wasm', firstLine: HELLO_WASM_LINE, longRunning: false },
+  'wasi-ticker': { needs: 'wasm', firstLine: TICKER_START_LINE, longRunning: true },
+  linux: { needs: 'runc', firstLine: HELLO_LINUX_LINE, longRunning: true },
+  pause: { needs: 'runc', firstLine: null, longRunning: true },
+} as const satisfies Partial<Record<SampleName, { needs: 'wasm' | 'runc'; firstLine: string | null; longRunning: boolean }>>
 
 const sha256Hex = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 
@@ -325,15 +316,10 @@ const BUILDERS: Record<SampleName, { build: Builder; expected: Omit<SampleExpect
     },
   },
   linux: {
+    // runnable: busybox-static; Entrypoint sh -c 'echo hello from linux; exec sleep 3600'
     expected: { kind: 'linux', runtime: null, pinned: false, hasEntrypoint: null, supported: true, evidenceIncludes: 'linux/amd64' },
     build: async (p, repo, tag) => {
-      const m = await scratchImage(p, repo, tag, {
-        docker: true,
-        os: 'linux',
-        arch: 'amd64',
-        files: [{ path: 'bin/', type: '5' }, { path: 'bin/app', content: ELF_STUB, mode: 0o755 }],
-        entrypoint: ['/bin/app'],
-      })
+      const m = await runnableImage(p, repo, tag, 'linux', { docker: true, os: 'linux', arch: 'amd64', entrypoint: LINUX_ENTRYPOINT })
       return { digest: m.digest, pinnedDigest: null, format: DOCKER_MANIFEST }
     },
   },
@@ -396,6 +382,30 @@ const BUILDERS: Record<SampleName, { build: Builder; expected: Omit<SampleExpect
         DOCKER_LIST,
       )
       return { digest: idx.digest, pinnedDigest: spin.digest, format: DOCKER_LIST }
+    },
+  },
+  'wasi-hello': {
+    // runnable on the wasmtime shim: OCI config wasip1/wasm, one tar layer with /hello.wasm, Entrypoint set
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: false, hasEntrypoint: true, supported: true, evidenceIncludes: 'entrypoint /hello.wasm' },
+    build: async (p, repo, tag) => {
+      const m = await runnableImage(p, repo, tag, 'wasi-hello', { docker: false, os: 'wasip1', arch: 'wasm', entrypoint: ['/hello.wasm'] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'wasi-ticker': {
+    // runnable, long-running (a Deployment's pod): same packaging as wasi-hello
+    expected: { kind: 'wasm', runtime: 'wasi', pinned: false, hasEntrypoint: true, supported: true, evidenceIncludes: 'entrypoint /ticker.wasm' },
+    build: async (p, repo, tag) => {
+      const m = await runnableImage(p, repo, tag, 'wasi-ticker', { docker: false, os: 'wasip1', arch: 'wasm', entrypoint: ['/ticker.wasm'] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  pause: {
+    // the sandbox image of the harness's nodes: a static C binary waiting for SIGTERM
+    expected: { kind: 'linux', runtime: null, pinned: false, hasEntrypoint: null, supported: true, evidenceIncludes: 'linux/amd64' },
+    build: async (p, repo, tag) => {
+      const m = await runnableImage(p, repo, tag, 'pause', { docker: false, os: 'linux', arch: 'amd64', entrypoint: ['/pause'] })
+      return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
     },
   },
 }
