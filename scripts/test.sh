@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 export WASM_ADMISSION_REQUIRE_CLUSTER=1
 echo "[test] tsc --noEmit over src, test and bench (strict)" >&2
 npm run --silent typecheck >&2
+# ESLint: typescript-eslint's rules and the import directions of src/ (docs/layers.md); an error fails the run.
+echo "[test] eslint (typescript-eslint, import boundaries)" >&2
+npm run --silent lint >&2
 mkdir -p .tap
 log=.tap/last-run.tap
 # A folder argument means every test file below it (tap itself takes files and globs only).

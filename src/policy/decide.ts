@@ -73,8 +73,8 @@ function analyse(spec: Record<string, unknown>, images: ReadonlyMap<string, Imag
 }
 
 export function schedulingOf(spec: Record<string, unknown>): PodScheduling {
-  const affinity = spec['affinity'] as Record<string, any> | undefined
-  const terms = affinity?.['nodeAffinity']?.['requiredDuringSchedulingIgnoredDuringExecution']?.['nodeSelectorTerms']
+  type Affinity = { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: unknown } } }
+  const terms = (spec['affinity'] as Affinity | undefined)?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms
   const scheduling: PodScheduling = {
     nodeSelector: stringMap(spec['nodeSelector']),
     requiredNodeAffinity: Array.isArray(terms) ? (terms as NodeSelectorTerm[]) : [],

@@ -40,7 +40,6 @@ export function helm(args: string[], opts: { timeoutMs?: number; env?: Record<st
 }
 
 /** A Kubernetes object as rendered (loosely typed; tests assert on the shape). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = Record<string, any>
 
 export interface RenderOptions {

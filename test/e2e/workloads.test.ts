@@ -3,7 +3,7 @@
 // updates are judged at apply time. Real parts (test/harness/e2e-env.ts).
 import t from 'tap'
 import { deploymentObject, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
-import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
+import { dumpLogsOnFailure, e2eSkip } from './helpers.js'
 
 const skip = e2eSkip(t)
 const NS = 'workloads'

@@ -21,7 +21,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { stringify as toYaml } from 'yaml'
 import { startControlPlane, type ControlPlane, type KubectlOptions, type KubectlResult } from './control-plane.js'
 import { registryAvailable, startRegistry, type RegistryHandle } from './registry.js'
@@ -40,7 +39,6 @@ export const RELEASE_NAMESPACE = 'wasm-admission'
 /** Label switching a namespace's mode (src/domain/policy.ts MODE_LABEL). */
 export const MODE_LABEL = 'wasm-admission.io/mode'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type K8sObject = Record<string, any>
 
 // ------------------------------------------------------------------ the seed-tutorial cluster

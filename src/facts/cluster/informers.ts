@@ -69,6 +69,7 @@ export interface InformerClusterSourceOptions {
   now?: () => number
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of specs with different summary types
 interface KindSpec<S = any> {
   kind: InformerKind
   path: string

@@ -21,7 +21,7 @@ import {
   type Platform,
 } from './classify.js'
 import { promImageMetrics } from './metrics.js'
-import { manifestReference, parseReference, ReferenceError, type ImageReference } from './reference.js'
+import { manifestReference, parseReference, type ImageReference } from './reference.js'
 import { RegistryClient, type RegistryClientOptions, type RequestContext } from './registry-client.js'
 import { peekLayer } from './tar-peek.js'
 
