@@ -8,6 +8,12 @@ export type Mutation =
   | { type: 'annotations'; add: Record<string, string> }
   | { type: 'image'; list: ContainerList; index: number; image: string }
   | { type: 'command'; list: ContainerList; index: number; command: string[] }
+  /**
+   * What the apiserver's RuntimeClass admission plugin would set for `runtimeClass` (its nodeSelector
+   * keys, the merged toleration list, the overhead), added first so that the plugin's re-run after
+   * this mutation changes nothing (src/policy/runtime-class-plugin.ts).
+   */
+  | { type: 'runtimeClassScheduling'; runtimeClass: string; nodeSelector?: Record<string, string>; tolerations?: Toleration[]; overhead?: Record<string, string> }
 
 function record(parent: Record<string, unknown>, key: string): Record<string, unknown> {
   const v = parent[key]
@@ -48,6 +54,16 @@ export function applyMutations(spec: Record<string, unknown>, metadata: Record<s
       case 'command': {
         const c = container(spec, m.list, m.index)
         if (c) c['command'] = [...m.command]
+        break
+      }
+      case 'runtimeClassScheduling': {
+        // New objects, never changes inside the received ones (the patch stage shares them).
+        if (m.nodeSelector) {
+          const existing = spec['nodeSelector'] && typeof spec['nodeSelector'] === 'object' ? (spec['nodeSelector'] as Record<string, unknown>) : {}
+          spec['nodeSelector'] = { ...existing, ...m.nodeSelector }
+        }
+        if (m.tolerations) spec['tolerations'] = m.tolerations.map((t) => ({ ...t }))
+        if (m.overhead) spec['overhead'] = { ...m.overhead }
         break
       }
     }

@@ -8,6 +8,7 @@ import type { GroupVersionKind, NodeSelectorTerm, Operation, PodScheduling, Tole
 import { containersOf, stringMap, type ContainerRef, type PodTemplate } from '../domain/workload.js'
 import { applyMutations, missingTolerations, type Mutation } from '../domain/mutations.js'
 import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from '../domain/policy.js'
+import { runtimeClassAdditions } from './runtime-class-plugin.js'
 
 /** What is being admitted, already decoded. */
 export interface Subject {
@@ -182,6 +183,16 @@ function planMutations(t: PodTemplate, a: PodAnalysis, cluster: ClusterFacts, po
     // FROM-scratch Spin images have no entrypoint; the shim needs a command to create the container.
     if (w.fact.runtime === 'spin' && !w.fact.hasEntrypoint && !w.container.hasCommand) mutations.push({ type: 'command', list, index, command: ['/'] })
   }
+  const rcName = existing ?? (mutations[0]?.type === 'runtimeClassName' ? mutations[0].name : undefined)
+  const rc = rcName && cluster.known && mutations.length > 0 ? cluster.runtimeClass(rcName) : undefined
+  if (rc) {
+    // Any change makes the apiserver re-run its RuntimeClass plugin; adding what it adds, as it
+    // merges it, leaves that re-run nothing to change, so no webhook is reinvoked for it.
+    const tolerationsNow = [...(Array.isArray(t.spec['tolerations']) ? (t.spec['tolerations'] as Toleration[]) : []), ...tolerations]
+    const overhead = t.spec['overhead'] && typeof t.spec['overhead'] === 'object' ? (t.spec['overhead'] as Record<string, unknown>) : undefined
+    const add = runtimeClassAdditions(rc, { nodeSelector: stringMap(t.spec['nodeSelector']), tolerations: tolerationsNow, overhead })
+    if (add.nodeSelector || add.tolerations || add.overhead) mutations.push({ type: 'runtimeClassScheduling', runtimeClass: rc.name, ...add })
+  }
   return note ? { mutations, note } : { mutations }
 }
 
@@ -341,6 +352,7 @@ function describeMutations(ms: readonly Mutation[]): string {
         case 'annotations': return `annotations+${Object.keys(m.add).join(',')}`
         case 'image': return `${m.list}[${m.index}].image=${m.image}`
         case 'command': return `${m.list}[${m.index}].command=${JSON.stringify(m.command)}`
+        case 'runtimeClassScheduling': return `scheduling of RuntimeClass ${m.runtimeClass}`
       }
     })
     .join('; ')
@@ -374,7 +386,9 @@ export function decide(subject: Subject, facts: Facts, policy: Policy): Decision
     const plan = planMutations(subject.template, a, facts.cluster, policy)
     planNote = plan.note
     const clone = structuredClone({ spec: subject.template.spec, metadata: subject.template.metadata })
-    applyMutations(clone.spec, clone.metadata, plan.mutations)
+    // Not what the RuntimeClass plugin adds: eligibility already applies the class's scheduling, and
+    // the DaemonSet controller places pods by the template as written, without it.
+    applyMutations(clone.spec, clone.metadata, plan.mutations.filter((m) => m.type !== 'runtimeClassScheduling'))
     spec = clone.spec
     images = withPinnedImages(facts.images)
   } else if (!spec['runtimeClassName']) {

@@ -51,9 +51,9 @@ t.test('check', async (t) => {
       ['ConfigMap', 'default', 'cm', true],
     ])
     const [spinPod, deploy, component, web, webUnderSpin, slight, mixed, cm] = results as [CheckResult, CheckResult, CheckResult, CheckResult, CheckResult, CheckResult, CheckResult, CheckResult]
-    t.same(spinPod.patch.map((p) => [p.op, p.path, 'value' in p ? p.value : undefined]).sort(), [['add', '/spec/containers/0/command', ['/']], ['add', '/spec/runtimeClassName', 'spin-test']].sort())
+    t.same(spinPod.patch.map((p) => [p.op, p.path, 'value' in p ? p.value : undefined]).sort(), [['add', '/spec/containers/0/command', ['/']], ['add', '/spec/nodeSelector', { spin: 'yes' }], ['add', '/spec/runtimeClassName', 'spin-test']].sort())
     t.same(deploy.patch, [], 'workloads are never patched')
-    t.same(component.patch.map((p) => 'value' in p && p.value), ['wasm1'])
+    t.same(component.patch.map((p) => 'value' in p && p.value), ['wasm1', { 'wasmtime-enabled': 'yes' }], "the class and the nodeSelector its RuntimeClass plugin would add")
     t.same(web.patch, [], 'Linux pod untouched')
     t.match(webUnderSpin.reasons[0], /is a Linux image .* but RuntimeClass "spin-test" \(handler "spin"\) runs spin Wasm/)
     t.match(slight.reasons[0], /slight Wasm image .*no runtimeClassName.*no RuntimeClass has a slight handler/)

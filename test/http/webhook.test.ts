@@ -116,6 +116,7 @@ t.test('reviews over a real HTTPS listener', async (t) => {
     const ops = JSON.parse(Buffer.from(r.body.response.patch, 'base64').toString('utf8'))
     t.same(ops.sort((a: any, b: any) => a.path.localeCompare(b.path)), [
       { op: 'add', path: '/spec/containers/0/command', value: ['/'] },
+      { op: 'add', path: '/spec/nodeSelector', value: { spin: 'yes' } },
       { op: 'add', path: '/spec/runtimeClassName', value: 'spin-test' },
     ])
   })

@@ -190,7 +190,7 @@ t.test('the patch is computed against the raw object and keeps unknown fields', 
   const obj = pod([{ name: 'app', image: SPIN }], { someFutureField: { x: 1 } })
   const r = run('mutate', obj, { images: imagesOf(wasm(SPIN, 'spin', { hasEntrypoint: false })), cluster: seed })
   t.ok(r.patch.every((op) => op.op === 'add'), 'only additions')
-  t.same(r.patch.map((op) => op.path).sort(), ['/spec/containers/0/command', '/spec/runtimeClassName'])
+  t.same(r.patch.map((op) => op.path).sort(), ['/spec/containers/0/command', '/spec/nodeSelector', '/spec/runtimeClassName'], 'the nodeSelector the RuntimeClass plugin would add is added first')
 })
 
 t.test('modes at the mutating endpoint', async (t) => {
