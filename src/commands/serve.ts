@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyListenOptions } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { setTimeout as delay } from 'node:timers/promises'
-import { parseServeOptions, serveHelp, type ServeOptions } from '../config/serve-options.js'
+import { parseServeOptions, reviewDeadlineMs, serveHelp, type ServeOptions } from '../config/serve-options.js'
 import { createLogger } from '../log/logger.js'
 import { WebhookMetrics } from '../metrics/metrics.js'
 import { PolicyStore } from '../policy/policy-store.js'
@@ -157,7 +157,7 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
   if (!pair) throw new Error('shut down before a certificate was available')
   const webhook = buildWebhookApp({
     tls: { key: pair.key, cert: pair.cert },
-    deps: { images: sources.images, cluster: sources.cluster, policy: () => policy.current(), deadlineMs: opts.webhookTimeoutSeconds * 1000 - opts.deadlineMarginMs },
+    deps: { images: sources.images, cluster: sources.cluster, policy: () => policy.current(), deadlineMs: reviewDeadlineMs(opts) },
     logger,
     metrics,
     now,

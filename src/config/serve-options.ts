@@ -17,7 +17,7 @@ export const SERVE_SETTINGS = {
   tlsDir: { flag: 'tls-dir', env: 'WASM_ADMISSION_TLS_DIR', type: 'string', default: '/etc/wasm-admission/tls', doc: 'directory holding tls.crt and tls.key; reloaded when they change' },
   policy: { flag: 'policy', env: 'WASM_ADMISSION_POLICY', type: 'string', default: undefined, doc: 'policy YAML file; reloaded when it changes (default: built-in policy)' },
   webhookTimeoutSeconds: { flag: 'webhook-timeout-seconds', env: 'WASM_ADMISSION_WEBHOOK_TIMEOUT_SECONDS', type: 'integer', default: 5, doc: 'timeoutSeconds of the webhook configurations; each review must answer within it' },
-  deadlineMarginMs: { flag: 'deadline-margin-ms', env: 'WASM_ADMISSION_DEADLINE_MARGIN_MS', type: 'integer', default: 1000, doc: 'safety margin subtracted from the webhook timeout to get the per-review deadline' },
+  deadlineMarginMs: { flag: 'deadline-margin-ms', env: 'WASM_ADMISSION_DEADLINE_MARGIN_MS', type: 'integer', default: undefined, doc: 'safety margin subtracted from the webhook timeout to get the per-review deadline (default: 20% of the timeout, at least 200 ms, at most 1000 ms)' },
   kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', type: 'string', default: undefined, doc: 'kubeconfig for the cluster facts (default: in-cluster config)' },
   noCluster: { flag: 'no-cluster', env: 'WASM_ADMISSION_NO_CLUSTER', type: 'boolean', default: false, doc: 'run without cluster facts (RuntimeClass and node checks skipped)' },
   noRegistry: { flag: 'no-registry', env: 'WASM_ADMISSION_NO_REGISTRY', type: 'boolean', default: false, doc: 'run without image inspection (every image is unknown)' },
@@ -32,7 +32,7 @@ export const SERVE_SETTINGS = {
 
 export type ServeOptions = {
   -readonly [K in keyof typeof SERVE_SETTINGS]: (typeof SERVE_SETTINGS)[K]['type'] extends 'integer'
-    ? number
+    ? (typeof SERVE_SETTINGS)[K]['default'] extends number ? number : number | undefined
     : (typeof SERVE_SETTINGS)[K]['type'] extends 'boolean'
       ? boolean
       : (typeof SERVE_SETTINGS)[K]['default'] extends string ? string : string | undefined
@@ -66,8 +66,21 @@ export function parseServeOptions(argv: string[], env: Record<string, string | u
   }
   const o = out as ServeOptions
   if (o.webhookTimeoutSeconds < 1 || o.webhookTimeoutSeconds > 30) throw new WasmAdmissionError('WA_ERR_CONFIG', ['--webhook-timeout-seconds must be between 1 and 30 (the Kubernetes range)'])
-  if (o.deadlineMarginMs >= o.webhookTimeoutSeconds * 1000) throw new WasmAdmissionError('WA_ERR_CONFIG', ['--deadline-margin-ms must be smaller than the webhook timeout'])
+  if (o.deadlineMarginMs !== undefined && o.deadlineMarginMs >= o.webhookTimeoutSeconds * 1000) throw new WasmAdmissionError('WA_ERR_CONFIG', ['--deadline-margin-ms must be smaller than the webhook timeout'])
   return o
+}
+
+/**
+ * The per-review deadline: the webhook timeout minus a margin for the answer's way back (encoding,
+ * TLS, the network, the apiserver's own clock). Without --deadline-margin-ms the margin is 20% of
+ * the timeout, at least 200 ms and at most 1 s: 1 s at the default 5 s and above (as a fixed margin
+ * was), 200 ms at the smallest timeout Kubernetes allows (1 s), where a fixed 1 s margin would leave
+ * no deadline at all.
+ */
+export function reviewDeadlineMs(o: Pick<ServeOptions, 'webhookTimeoutSeconds' | 'deadlineMarginMs'>): number {
+  const timeoutMs = o.webhookTimeoutSeconds * 1000
+  const margin = o.deadlineMarginMs ?? Math.min(1000, Math.max(200, Math.round(timeoutMs * 0.2)))
+  return timeoutMs - margin
 }
 
 export function serveHelp(): string {

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { parse } from 'yaml'
 import { PERMUTATIONS, byKind, helmSkip, one, template } from './helm.js'
+import { parseServeOptions, reviewDeadlineMs } from '../../src/config/serve-options.js'
 
 const skip = helmSkip()
 
@@ -143,6 +144,18 @@ t.test('helm-certs permutation: registry options, NetworkPolicy', { skip }, asyn
     np.spec.ingress.map((r: { ports: Array<{ port: number }> }) => r.ports[0]?.port),
     [8443, 8080],
   )
+})
+
+t.test('every webhook.timeoutSeconds the schema allows gives args the app starts with (1 s included)', { skip }, async (t) => {
+  for (const timeoutSeconds of [1, 2, 5, 30]) {
+    const { docs, code, stderr } = await template({ values: { webhook: { timeoutSeconds } } })
+    t.equal(code, 0, stderr)
+    const args: string[] = one(docs, 'Deployment').spec.template.spec.containers[0].args
+    // The container runs `node <args>`; its serve flags are what the app parses at start.
+    const o = parseServeOptions(args.slice(2), {})
+    const deadline = reviewDeadlineMs(o)
+    t.ok(deadline > 0 && deadline < timeoutSeconds * 1000, `timeoutSeconds ${timeoutSeconds}: starts, review deadline ${deadline} ms`)
+  }
 })
 
 t.test('url mode renders no workload', { skip }, async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap'
 import { throwsWith } from '../helpers/facts.js'
 import { parsePolicy } from '../../src/policy/load.js'
 import { defaultPolicy } from '../../src/policy/defaults.js'
-import { parseServeOptions, serveHelp, SERVE_SETTINGS } from '../../src/config/serve-options.js'
+import { parseServeOptions, reviewDeadlineMs, serveHelp, SERVE_SETTINGS } from '../../src/config/serve-options.js'
 import { parseRegistryConfig } from '../../src/config/registry-config.js'
 import { isWasmAdmissionError } from '../../src/errors.js'
 
@@ -49,6 +49,21 @@ t.test('serve options: flags over environment over defaults', async (t) => {
     t.match(help, `--${s.flag}`)
     t.match(help, s.env)
   }
+})
+
+t.test('review deadline: the margin follows the webhook timeout (20 %, at least 200 ms, at most 1 s) unless set', async (t) => {
+  // Every timeoutSeconds Kubernetes allows (1-30) starts, with a deadline inside it.
+  for (let s = 1; s <= 30; s++) {
+    const o = parseServeOptions(['--webhook-timeout-seconds', String(s)], {})
+    const d = reviewDeadlineMs(o)
+    t.ok(d > 0 && d < s * 1000, `timeoutSeconds ${s}: deadline ${d} ms`)
+  }
+  t.equal(reviewDeadlineMs(parseServeOptions(['--webhook-timeout-seconds', '1'], {})), 800, '1 s: 200 ms margin (the floor)')
+  t.equal(reviewDeadlineMs(parseServeOptions(['--webhook-timeout-seconds', '3'], {})), 2400, '3 s: 20 %')
+  t.equal(reviewDeadlineMs(parseServeOptions([], {})), 4000, 'the default 5 s: 1 s margin, as before')
+  t.equal(reviewDeadlineMs(parseServeOptions(['--webhook-timeout-seconds', '30'], {})), 29000, '30 s: 1 s margin (the cap)')
+  t.equal(reviewDeadlineMs(parseServeOptions(['--webhook-timeout-seconds', '2', '--deadline-margin-ms', '1000'], {})), 1000, 'an explicit margin wins')
+  t.equal(reviewDeadlineMs(parseServeOptions(['--webhook-timeout-seconds', '2'], { WASM_ADMISSION_DEADLINE_MARGIN_MS: '0' })), 2000, 'an explicit 0 is a margin of 0, not the default')
 })
 
 t.test('registry config', async (t) => {
