@@ -5,7 +5,7 @@
 import type { PodScheduling, Toleration } from './kube.js'
 import type { Readiness } from './readiness.js'
 
-/** Runtime families (../shared/reference/wasm-oci.md): which shim kind an image needs. */
+/** Runtime families (docs/wasm-oci.md §6): which shim kind an image needs. */
 export const RUNTIME_FAMILIES = ['spin', 'slight', 'wasi', 'crun'] as const
 export type RuntimeFamily = (typeof RUNTIME_FAMILIES)[number]
 

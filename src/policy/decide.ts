@@ -207,7 +207,7 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
   for (const w of a.wasm) {
     // The mutating hook pins these on CREATE; validation sees one when that hook failed open, or on
     // an UPDATE (never mutated). containerd pulls an index's entry for the node's own platform: the
-    // Linux entry of a mixed index, nothing at all for a Wasm-only one (wasm-oci.md §5).
+    // Linux entry of a mixed index, nothing at all for a Wasm-only one (docs/wasm-oci.md §3).
     if (w.fact.pinnedImage && w.fact.pinnedImage !== w.container.image) {
       violations.push({ rule: 'unpinned-index', message: `${describeContainer(w)} is an image index: a node pulls the entry for its own platform (the Linux entry of a mixed index, or nothing), never the Wasm entry${evidence(w.fact)}; fix: set the image to ${q(w.fact.pinnedImage)}` })
     }

@@ -3,7 +3,7 @@ import type { RuntimeFamily } from '../domain/facts.js'
 
 /**
  * Handler names (RuntimeClass.handler) in use per runtime family, from the installers surveyed in
- * ../shared/reference/wasm-oci.md §2.2 and §2.3: runtime-class-manager (`spin-v2`, `wasmtime-v1`),
+ * docs/wasm-oci.md §6: runtime-class-manager (`spin-v2`, `wasmtime-v1`),
  * the spin node-installer, KWasm, k3s, Talos, AKS WASI pools (`spin-v0-15-1`, ...), runwasi docs (`wasm`).
  */
 export const DEFAULT_HANDLERS: Record<RuntimeFamily, string[]> = {

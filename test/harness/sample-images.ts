@@ -1,5 +1,5 @@
 /**
- * Sample images in every packaging style of ../shared/reference/wasm-oci.md, built from bytes
+ * Sample images in every packaging style of docs/wasm-oci.md, built from bytes
  * and pushed to a registry. Reused by the image-facts tests, the end-to-end tests and the demo.
  *
  *   const samples = await pushSampleImages('127.0.0.1:5000')

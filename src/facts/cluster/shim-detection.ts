@@ -1,10 +1,10 @@
 /**
  * Does node N have the containerd shim for RuntimeClass handler H? Pure.
  *
- * Order of trust (docs/cluster-facts.md, ../shared/reference/wasm-oci.md §0.4 and §3):
+ * Order of trust (docs/cluster-facts.md, docs/wasm-oci.md §7):
  *  1. `status.runtimeHandlers` — what the container runtime actually loaded. When the node reports
  *     a non-empty list, it is authoritative both ways: H listed → present; H absent → missing, even
- *     if an installer label says "provisioned" (§3 caution: RCM left `spin-v2=provisioned` on a
+ *     if an installer label says "provisioned" (docs/wasm-oci.md §7 caution: RCM left `spin-v2=provisioned` on a
  *     containerd 2.x node whose config went to the 1.x plugin path; pods failed with
  *     `no runtime for "spin-v2" is configured`).
  *  2. Installer status labels: runtime-class-manager `<shim>=provisioned` (shim name = handler or
@@ -47,7 +47,7 @@ export const KWASM_PROVISIONED_LABEL = 'kwasm.sh/kwasm-provisioned'
 export const AKS_WASM_LABEL_PREFIX = 'kubernetes.azure.com/wasmtime-'
 
 /**
- * Handler names the KWasm node-installer writes (shell and Go versions, wasm-oci.md §2.2). The KWasm
+ * Handler names the KWasm node-installer writes (shell and Go versions, docs/wasm-oci.md §7). The KWasm
  * label is set when the provisioning Job is created, so it vouches only for these handlers.
  */
 export const KWASM_HANDLERS: ReadonlySet<string> = new Set([

@@ -1,6 +1,6 @@
 /**
  * The classification rules for one manifest, as ordered lists of small named rules. PURE.
- * Follows the decision rules of ../shared/reference/wasm-oci.md §0.
+ * Implements the rules of docs/wasm-oci.md §4 and §5 (each with its public source).
  *
  * Two tiers, each evaluated in order, the first rule that answers wins:
  *  - MANIFEST_RULES look at the manifest's media types only (artifacts, CNCF Wasm, OCI 1.1

@@ -1,6 +1,6 @@
 /**
  * The classifier: fetched documents in, verdict out. PURE (no I/O, no clock).
- * Follows the decision rules of ../shared/reference/wasm-oci.md §0. Every verdict carries
+ * Implements the rules of docs/wasm-oci.md (§3 indexes, §4-§5 manifests). Every verdict carries
  * evidence strings naming the media type, field or file that decided it.
  *
  * The inspector drives it in steps: parseManifestDocument (documents.ts) -> (index)

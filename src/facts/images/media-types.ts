@@ -1,4 +1,4 @@
-/** Media types from ../shared/reference/wasm-oci.md §1 and the OCI / Docker specs. */
+/** Media types: docs/wasm-oci.md (with the public source of each) and the OCI / Docker specs. */
 
 export const MT = {
   OCI_INDEX: 'application/vnd.oci.image.index.v1+json',

@@ -28,7 +28,7 @@ const cases: Array<{
     evidence: 'runtimeHandlers',
   },
   {
-    name: 'runtimeHandlers reported without handler beats RCM provisioned label (§3 caution)',
+    name: 'runtimeHandlers reported without handler beats RCM provisioned label (the field-report caution, docs/wasm-oci.md §7)',
     n: node('a', { runtimeHandlers: ['', 'runc', 'untrusted'], labels: { 'spin-v2': 'provisioned', spin: 'true' } }),
     r: rcmSpin,
     present: false,
