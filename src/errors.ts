@@ -20,8 +20,6 @@ export const ERRORS = {
   WA_ERR_UNEXPECTED_KIND: { status: 200, message: 'kind %s is not handled by this endpoint; allowed unchanged' },
   WA_ERR_OBJECT_MALFORMED: { status: 400, message: 'request object is malformed: %s' },
   WA_ERR_INTERNAL: { status: 500, message: 'internal error while reviewing: %s' },
-  WA_ERR_DEADLINE: { status: 504, message: 'review did not finish within %s ms' },
-  WA_ERR_SHUTTING_DOWN: { status: 503, message: 'webhook is shutting down' },
 
   // ---- configuration and policy
   WA_ERR_CONFIG: { status: 500, message: 'invalid configuration: %s' },
@@ -43,10 +41,6 @@ export const ERRORS = {
   WA_ERR_IMAGE_HOST_BLOCKED: { status: 403, message: 'registry host %s is not allowed: %s' },
   WA_ERR_IMAGE_REGISTRY: { status: 502, message: 'registry error for %s: %s' },
   WA_ERR_IMAGE_NOT_INSPECTED: { status: 200, message: 'image %s was not inspected: %s' },
-
-  // ---- cluster facts
-  WA_ERR_CLUSTER_UNKNOWN: { status: 503, message: 'cluster facts are not available: %s' },
-  WA_ERR_CLUSTER_STALE: { status: 503, message: 'cluster caches are stale: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

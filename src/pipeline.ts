@@ -49,12 +49,9 @@ function baseLog(endpoint: Endpoint, body: unknown, req?: AdmissionRequest): Rev
   }
 }
 
-/** The answer when the review could not be completed: mutation fails open, validation follows the policy. */
-export function failureAnswer(endpoint: Endpoint, error: WasmAdmissionError, policy: Policy): Answer {
+/** The answer when the review could not be completed: mutation fails open (with a warning), validation denies. */
+export function failureAnswer(endpoint: Endpoint, error: WasmAdmissionError): Answer {
   if (endpoint === 'mutate') return { allowed: true, warnings: [`wasm-admission did not mutate this object: ${error.message} (${error.code})`] }
-  if (error.code === 'WA_ERR_DEADLINE' && policy.onUnknownImage === 'allow') {
-    return { allowed: true, warnings: [`wasm-admission did not validate this object: ${error.message} (${error.code})`] }
-  }
   return { allowed: false, code: error.status, message: `wasm-admission: ${error.message} (${error.code})` }
 }
 
@@ -127,7 +124,7 @@ export async function runReview(endpoint: Endpoint, body: unknown, deps: Pipelin
   } catch (e) {
     const error = isWasmAdmissionError(e) ? e : new WasmAdmissionError('WA_ERR_INTERNAL', [(e as Error)?.message ?? String(e)], { cause: e })
     const uid = uidOf(body)
-    const a = error.status === 500 ? failureAnswer(endpoint, error, deps.policy()) : { allowed: false, code: error.status, message: `wasm-admission: ${error.message} (${error.code})` }
+    const a = error.status === 500 ? failureAnswer(endpoint, error) : { allowed: false, code: error.status, message: `wasm-admission: ${error.message} (${error.code})` }
     return { httpStatus: 200, review: encodeReview(apiVersion, uid, a), log: { ...log, uid, decision: a.allowed ? 'error-allowed' : 'error' }, error }
   }
 }

@@ -163,7 +163,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     const body = request.body
     const wrapped = isWasmAdmissionError(error) ? error : new WasmAdmissionError('WA_ERR_INTERNAL', [error.message], { cause: error })
     opts.logger.error({ uid: uidOf(body), endpoint, code: wrapped.code, err: error }, 'admission handler failed')
-    const a = failureAnswer(endpoint, wrapped, opts.deps.policy())
+    const a = failureAnswer(endpoint, wrapped)
     return send(reply, 200, encodeReview(apiVersionOf(body), uidOf(body), a))
   })
 
