@@ -8,6 +8,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
 import { DEFAULT_REGISTRY, registryEndpointHost } from './reference.js'
 
 export type HostCapability = 'pull' | 'resolve' | 'push'
@@ -97,36 +98,7 @@ export function endpointsFor(registry: string, hosts: HostsConfig | undefined, p
   return out
 }
 
-// ---------------------------------------------------------------- hosts.toml (subset)
-
-function parseTomlValue(raw: string): unknown {
-  const v = raw.trim()
-  if (v.startsWith('"') || v.startsWith("'")) return JSON.parse(v.startsWith("'") ? `"${v.slice(1, -1).replace(/"/g, '\\"')}"` : v)
-  if (v === 'true' || v === 'false') return v === 'true'
-  if (v.startsWith('[')) {
-    const inner = v.slice(1, v.lastIndexOf(']'))
-    return inner
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '')
-      .map((s) => parseTomlValue(s))
-  }
-  if (/^-?\d+$/.test(v)) return Number(v)
-  throw new Error(`unsupported TOML value: ${v}`)
-}
-
-function stripComment(line: string): string {
-  let inStr: string | undefined
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (inStr !== undefined) {
-      if (ch === '\\') i++
-      else if (ch === inStr) inStr = undefined
-    } else if (ch === '"' || ch === "'") inStr = ch
-    else if (ch === '#') return line.slice(0, i)
-  }
-  return line
-}
+// ---------------------------------------------------------------- hosts.toml
 
 export interface ParsedHostsToml {
   server?: string
@@ -135,59 +107,34 @@ export interface ParsedHostsToml {
   hosts: Array<{ url: string; capabilities?: HostCapability[]; ca?: string | string[]; skipVerify?: boolean; overridePath?: boolean }>
 }
 
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date)
+const caOf = (v: unknown): string | string[] | undefined =>
+  typeof v === 'string' ? v : Array.isArray(v) && v.every((x): x is string => typeof x === 'string') ? v : undefined
+
 /**
- * Parses the subset of containerd's hosts.toml that matters here: `server`, `ca`,
- * `skip_verify`, and `[host."<url>"]` tables with `capabilities`, `ca`, `skip_verify`,
- * `override_path`. `ca` values are file paths (resolved by loadHostsDir). Headers and client
- * certificates are ignored.
+ * Reads the keys of containerd's hosts.toml that matter here: `server`, `ca`, `skip_verify`,
+ * and `[host."<url>"]` tables (in file order, as containerd tries them) with `capabilities`,
+ * `ca`, `skip_verify`, `override_path`. `ca` values are file paths (resolved by loadHostsDir).
+ * Headers, client certificates and other keys are ignored. The file is TOML 1.0 (smol-toml);
+ * invalid TOML throws.
  */
 export function parseHostsToml(text: string): ParsedHostsToml {
+  const doc = parseToml(text)
   const out: ParsedHostsToml = { hosts: [] }
-  let current: ParsedHostsToml['hosts'][number] | undefined
-  let inIgnoredTable = false
-  for (const raw of text.split('\n')) {
-    const line = stripComment(raw).trim()
-    if (line === '') continue
-    const table = /^\[\s*host\.(?:"([^"]+)"|'([^']+)')\s*(\.[^\]]*)?\]$/.exec(line)
-    if (table) {
-      if (table[3] !== undefined) {
-        inIgnoredTable = true
-        continue
-      }
-      inIgnoredTable = false
-      current = { url: (table[1] ?? table[2])! }
-      out.hosts.push(current)
-      continue
-    }
-    if (line.startsWith('[')) {
-      inIgnoredTable = true
-      continue
-    }
-    if (inIgnoredTable) continue
-    const eq = line.indexOf('=')
-    if (eq < 0) throw new Error(`hosts.toml: cannot parse line: ${line}`)
-    const key = line.slice(0, eq).trim()
-    const value = parseTomlValue(line.slice(eq + 1))
-    const target = current ?? out
-    switch (key) {
-      case 'server':
-        if (current === undefined && typeof value === 'string') out.server = value
-        break
-      case 'capabilities':
-        if (current !== undefined && Array.isArray(value)) current.capabilities = value.filter((x): x is HostCapability => x === 'pull' || x === 'resolve' || x === 'push')
-        break
-      case 'ca':
-        if (typeof value === 'string' || Array.isArray(value)) target.ca = value as string | string[]
-        break
-      case 'skip_verify':
-        if (typeof value === 'boolean') target.skipVerify = value
-        break
-      case 'override_path':
-        if (current !== undefined && typeof value === 'boolean') current.overridePath = value
-        break
-      default:
-        break
-    }
+  if (typeof doc.server === 'string') out.server = doc.server
+  const ca = caOf(doc.ca)
+  if (ca !== undefined) out.ca = ca
+  if (typeof doc.skip_verify === 'boolean') out.skipVerify = doc.skip_verify
+  const hosts = isTable(doc.host) ? doc.host : {}
+  for (const [url, h] of Object.entries(hosts)) {
+    if (!isTable(h)) continue
+    const host: ParsedHostsToml['hosts'][number] = { url }
+    if (Array.isArray(h.capabilities)) host.capabilities = h.capabilities.filter((x): x is HostCapability => x === 'pull' || x === 'resolve' || x === 'push')
+    const hca = caOf(h.ca)
+    if (hca !== undefined) host.ca = hca
+    if (typeof h.skip_verify === 'boolean') host.skipVerify = h.skip_verify
+    if (typeof h.override_path === 'boolean') host.overridePath = h.override_path
+    out.hosts.push(host)
   }
   return out
 }

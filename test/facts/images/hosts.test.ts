@@ -77,3 +77,39 @@ t.test('loadHostsDir reads <dir>/<registry>/hosts.toml and CA files', async (t) 
   t.same(cfg.hosts['docker.io']?.mirrors, [{ url: 'https://m.example.com', capabilities: ['pull'], ca: ['PEM-DATA'] }])
   t.same(await loadHostsDir(join(dir, 'missing')), { hosts: {} })
 })
+
+t.test('parseHostsToml: multi-line arrays and multi-line strings (TOML 1.0, as containerd reads it)', async (t) => {
+  const toml = `
+server = """
+https://registry.example.com"""
+ca = [
+  "root-a.pem",   # first
+  "root-b.pem",
+]
+
+[host."https://mirror.example.com"]
+  capabilities = [
+    "pull",
+    "resolve",
+  ]
+  ca = '''
+/etc/certs/mirror.pem'''
+
+[host."https://second.example.com"]
+  capabilities = ["pull"]
+  ca = """\\
+     second.pem"""
+`
+  const p = parseHostsToml(toml)
+  t.equal(p.server, 'https://registry.example.com', 'a multi-line basic string drops its first newline')
+  t.same(p.ca, ['root-a.pem', 'root-b.pem'], 'a multi-line array with comments and a trailing comma')
+  t.same(p.hosts, [
+    { url: 'https://mirror.example.com', capabilities: ['pull', 'resolve'], ca: '/etc/certs/mirror.pem' },
+    { url: 'https://second.example.com', capabilities: ['pull'], ca: 'second.pem' },
+  ])
+})
+
+t.test('parseHostsToml: invalid TOML is an error, not a partial config', async (t) => {
+  t.throws(() => parseHostsToml('server = "https://a.example.com"\nserver = "https://b.example.com"\n'), 'a key defined twice')
+  t.throws(() => parseHostsToml('[host."https://m.example.com"]\ncapabilities = ["pull"\n'), 'an unterminated array')
+})
