@@ -2,6 +2,7 @@
 // own WASI (a second, independent WASI preview1 host), the pause binary is started and stopped, and
 // the layers are deterministic. That they run on the wasmtime shim is the real-node e2e's job.
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -145,7 +146,16 @@ t.test('pause: a static binary that waits and exits 0 on SIGTERM', async (t) => 
   const child = spawn(join(dir, 'pause'), [], { stdio: 'ignore' })
   const exited = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])))
   await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject))
-  t.equal(child.exitCode, null, 'still running after start')
+  // Wait (poll with a deadline) until pause has installed its SIGTERM handler: /proc's SigCgt mask.
+  const caught = (): boolean => {
+    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 14n)) !== 0n
+  }
+  for (const deadline = Date.now() + 10_000; !caught(); ) {
+    if (Date.now() > deadline) throw new Error('pause did not install a SIGTERM handler within 10 s')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  t.equal(child.exitCode, null, 'still running, SIGTERM caught')
   child.kill('SIGTERM')
   t.same(await exited, [0, null], 'exit 0 on SIGTERM')
 })

@@ -21,17 +21,14 @@
  * layer means "the file in the rootfs"). The same layout with config `linux/amd64` also runs on the
  * shim but is classified Linux (no Wasm evidence), so it is not used.
  */
-import { execFile } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 
 import { buildTar, type TarFile } from './tar.js'
-
-const run = promisify(execFile)
 
 export const IMAGE_SOURCES = join(import.meta.dirname, 'images')
 
@@ -55,9 +52,10 @@ export interface RunnableLayer {
 
 const sha256Hex = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex')
 
-async function toolVersion(cmd: string, args: string[]): Promise<string> {
+// Synchronous on purpose: milliseconds for wat2wasm, about a second for gcc, and only on a cold cache.
+function toolVersion(cmd: 'wat2wasm' | 'gcc'): string {
   try {
-    const { stdout } = await run(cmd, args)
+    const stdout = cmd === 'wat2wasm' ? execFileSync('wat2wasm', ['--version'], { encoding: 'utf8' }) : execFileSync('gcc', ['--version'], { encoding: 'utf8' })
     return stdout.split('\n')[0]!.trim()
   } catch (e) {
     throw new Error(`${cmd} is needed to build the runnable sample images (scripts/install-system-deps.sh installs it): ${(e as Error).message}`)
@@ -72,10 +70,10 @@ interface Recipe {
 }
 
 const wat = (name: string): Recipe => ({
-  key: async () => [await readFile(join(IMAGE_SOURCES, `${name}.wat`), 'utf8'), await toolVersion('wat2wasm', ['--version'])],
+  key: async () => [await readFile(join(IMAGE_SOURCES, `${name}.wat`), 'utf8'), toolVersion('wat2wasm')],
   files: async (work) => {
     const out = join(work, `${name}.wasm`)
-    await run('wat2wasm', [join(IMAGE_SOURCES, `${name}.wat`), '-o', out])
+    execFileSync('wat2wasm', [join(IMAGE_SOURCES, `${name}.wat`), '-o', out])
     return [{ path: `${name}.wasm`, content: await readFile(out) }]
   },
 })
@@ -84,10 +82,10 @@ const RECIPES: Record<RunnableName, Recipe> = {
   'wasi-hello': wat('hello'),
   'wasi-ticker': wat('ticker'),
   pause: {
-    key: async () => [await readFile(join(IMAGE_SOURCES, 'pause.c'), 'utf8'), await toolVersion('gcc', ['--version']), 'gcc -static -Os -s'],
+    key: async () => [await readFile(join(IMAGE_SOURCES, 'pause.c'), 'utf8'), toolVersion('gcc'), 'gcc -static -Os -s'],
     files: async (work) => {
       const out = join(work, 'pause')
-      await run('gcc', ['-static', '-Os', '-s', '-o', out, join(IMAGE_SOURCES, 'pause.c')])
+      execFileSync('gcc', ['-static', '-Os', '-s', '-o', out, join(IMAGE_SOURCES, 'pause.c')])
       return [{ path: 'pause', content: await readFile(out), mode: 0o755 }]
     },
   },
