@@ -422,6 +422,12 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       '--endpoint-reconciler-type=none',
       // Close open watches promptly on SIGTERM; otherwise graceful HTTP shutdown can wait 60 s for them.
       '--shutdown-watch-termination-grace-period=2s',
+      // Real worker nodes (real-nodes.ts): the apiserver authenticates to kubelets (logs, exec) with the
+      // admin client cert, which their x509 authenticator (this client CA) accepts; node names do not
+      // resolve, so dial the InternalIP the kubelet reports.
+      `--kubelet-client-certificate=${certs.adminCrt}`,
+      `--kubelet-client-key=${certs.adminKey}`,
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       ...(opts.apiserverArgs ?? []),
     ], logs['kube-apiserver']);
 

@@ -28,6 +28,7 @@ import { pushSampleImages, type SampleImage, type SampleName } from './sample-im
 import { StopWaiting, freePorts, httpGet, run, waitFor } from './process.js'
 export { StopWaiting, waitFor } from './process.js'
 import { missingTools, toolPaths } from './tools.js'
+import { startRealNodes, type RealNodeSpec, type RealNodes } from './real-nodes.js'
 import { issueServingCert, makeCa } from '../helpers/tls.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
@@ -285,6 +286,11 @@ export interface E2EEnvOptions {
   apiserverArgs?: string[]
   /** Keep the temp dirs (control plane, webhook) after stop(). */
   keep?: boolean
+  /**
+   * Real worker nodes (./real-nodes.ts: containerd + kubelet each) instead of the 6 kubelet-less seed Nodes;
+   * e.g. seedRealNodeSpecs(). Needs the namespaces of ./own-netns.ts. The node-lifecycle controller is on.
+   */
+  realNodes?: RealNodeSpec[]
 }
 
 export interface ApplyOptions {
@@ -302,6 +308,8 @@ export interface E2EEnv {
   registry: RegistryHandle
   samples: Record<SampleName, SampleImage>
   webhook: WebhookProcess
+  /** The real worker nodes (when E2EEnvOptions.realNodes was given). */
+  nodes?: RealNodes
   /** Temp dir of the env (webhook certs, policy, registry config, logs). */
   dir: string
   kubeconfigPath: string
@@ -359,6 +367,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
   const registryPids: number[] = []
   const registryDirs: string[] = []
   let webhook: WebhookProcess | undefined
+  let nodes: RealNodes | undefined
   let stopped = false
   const helmHome = join(dir, 'helm-home')
   for (const d of ['config', 'cache', 'data']) mkdirSync(join(helmHome, d), { recursive: true })
@@ -367,6 +376,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
     if (stopped) return
     stopped = true
     await webhook?.stop(5_000).catch(() => undefined)
+    await nodes?.stop().catch(() => undefined)
     await registry?.stop().catch(() => undefined)
     for (const p of registryPids) livePids.delete(p)
     for (const d of registryDirs) liveDirs.delete(d)
@@ -394,7 +404,13 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
       for (const d of registryDirs) liveDirs.add(d)
       return r
     })()
-    const cpP = startControlPlane({ withControllerManager: true, keepDir: opts.keep ?? false, ...(opts.apiserverArgs ? { apiserverArgs: opts.apiserverArgs } : {}) })
+    const cpP = startControlPlane({
+      withControllerManager: true,
+      keepDir: opts.keep ?? false,
+      ...(opts.apiserverArgs ? { apiserverArgs: opts.apiserverArgs } : {}),
+      // Real kubelets: the node-lifecycle controller lifts the not-ready taint once a node is Ready.
+      ...(opts.realNodes ? { controllers: ['*'] } : {}),
+    })
     // Both started; wait for both so a failure of one still lets the other be stopped.
     const [regR, cpR] = await Promise.allSettled([regP, cpP])
     if (cpR.status === 'fulfilled') cp = cpR.value
@@ -403,7 +419,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
     const plane = cp!
     const reg = registry!
     log(`registry at ${reg.host}; pushing the sample images`)
-    const samples = await pushSampleImages(reg.host, opts.samples ? { only: [...new Set<SampleName>([...opts.samples, 'spin-scratch', 'linux'])] } : {})
+    const samples = await pushSampleImages(reg.host, opts.samples ? { only: [...new Set<SampleName>([...opts.samples, 'spin-scratch', 'linux', ...(opts.realNodes ? ['pause' as const] : [])])] } : {})
 
     const kubectl = (args: string[], kopts?: KubectlOptions): Promise<KubectlResult> => plane.kubectl(args, kopts)
     const apply = async (objects: K8sObject | K8sObject[] | string, aopts: ApplyOptions = {}): Promise<KubectlResult> => {
@@ -424,8 +440,14 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
       await waitFor(`ServiceAccount default in ${name}`, async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', name], { allowFailure: true })).code === 0)
     }
 
-    log('creating the seed-tutorial cluster: 6 nodes, RuntimeClasses wasm1, spin-test, crun, slight-nowhere')
-    await seedCluster(plane)
+    if (opts.realNodes) {
+      log(`creating RuntimeClasses wasm1, spin-test, crun, slight-nowhere; starting real nodes ${opts.realNodes.map((n) => n.name).join(', ')}`)
+      await plane.kubectl(['apply', '-f', '-'], { input: SEED_RUNTIME_CLASSES.map((o) => JSON.stringify(o)).join('\n---\n') })
+      nodes = await startRealNodes({ cp: plane, registryHost: reg.host, sandboxImage: samples.pause.ref, nodes: opts.realNodes, log, keepDir: opts.keep ?? false })
+    } else {
+      log('creating the seed-tutorial cluster: 6 nodes, RuntimeClasses wasm1, spin-test, crun, slight-nowhere')
+      await seedCluster(plane)
+    }
 
     // The webhook: real TLS (a serving cert for 127.0.0.1 from the test CA), policy file, registry config.
     const tlsDir = join(dir, 'tls')
@@ -483,6 +505,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
       registry: reg,
       samples,
       webhook: wh,
+      ...(nodes ? { nodes } : {}),
       dir,
       kubeconfigPath: plane.kubeconfigPath,
       caPem: ca.caPem,
