@@ -23,15 +23,34 @@ const INSIDE_ENV = 'WASM_ADMISSION_OWN_NETNS'
 /** Host paths that containerd 1.6, the CNI plugins and the kubelet use whatever they are configured with. */
 export const PRIVATE_TMPFS = ['/run/netns', '/run/containerd', '/var/lib/cni', '/var/log/containers']
 
-/** True when this process is in the network namespace of PID 1 (the host's own interfaces). */
+/** Set by the launcher for the child: the network namespace the launcher ran in (the host's). */
+const HOST_NETNS_ENV = 'WASM_ADMISSION_HOST_NETNS'
+
+/**
+ * The host's initial network namespace: PID 1's, or, where PID 1's is unreadable (on these VMs PID 1
+ * holds capabilities the shell lacks, so /proc/1/ns/net gives EACCES), the one the launcher ran in.
+ */
+function hostNetns(): string | undefined {
+  try {
+    return readlinkSync('/proc/1/ns/net')
+  } catch {
+    return process.env[HOST_NETNS_ENV]
+  }
+}
+
+/**
+ * True when this process is in the host's initial network namespace (the host's own interfaces), or
+ * when that cannot be told (no reference: assume the worst).
+ */
 export function inInitialNetns(): boolean {
-  return readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net')
+  const host = hostNetns()
+  return host === undefined || readlinkSync('/proc/self/ns/net') === host
 }
 
 /** Throws unless this process runs in a network namespace other than the host's (before any `ip addr add`). */
 export function assertOwnNetns(what: string): void {
   if (inInitialNetns()) {
-    throw new Error(`refusing to ${what} in the host's initial network namespace (/proc/self/ns/net = /proc/1/ns/net); run it through runInOwnNamespaces (test/harness/own-netns.ts)`)
+    throw new Error(`refusing to ${what} in the host's initial network namespace (or one that cannot be told from it: /proc/1/ns/net unreadable and no ${HOST_NETNS_ENV}); run it through runInOwnNamespaces (test/harness/own-netns.ts)`)
   }
 }
 
@@ -73,7 +92,7 @@ export async function runInOwnNamespaces(body: () => Promise<unknown>): Promise<
   const argv = ['--pdeathsig', 'KILL', '--', '/usr/bin/unshare', '--net', '--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)]
   const child = spawn('/usr/bin/setpriv', argv, {
     stdio: 'inherit',
-    env: { ...process.env, [INSIDE_ENV]: '1' },
+    env: { ...process.env, [INSIDE_ENV]: '1', [HOST_NETNS_ENV]: readlinkSync('/proc/self/ns/net') },
   })
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {

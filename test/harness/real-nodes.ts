@@ -523,7 +523,7 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
       const ctr = (args: string[]): Promise<RunResult> => run('/usr/bin/ctr', ['-a', socket, '-n', 'k8s.io', ...args], { timeoutMs: 30_000 })
       const startContainerd = async (): Promise<void> => {
         containerd.start()
-        await containerd.waitUntil('serving CRI', async () => (await run('/usr/bin/ctr', ['-a', socket, 'plugins', 'ls'], { timeoutMs: 10_000 })).stdout.includes('io.containerd.grpc.v1.cri'), 60_000)
+        await containerd.waitUntil('serving CRI', async () => /^io\.containerd\.grpc\.v1\s+cri\s.*\sok\s*$/m.test((await run('/usr/bin/ctr', ['-a', socket, 'plugins', 'ls'], { timeoutMs: 10_000 })).stdout), 60_000)
       }
       await startContainerd()
 
