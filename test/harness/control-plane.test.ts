@@ -17,6 +17,9 @@ if (!available && required) {
   t.fail('control-plane tools are not built (run scripts/build-tools.sh) and WASM_ADMISSION_REQUIRE_CLUSTER=1');
 }
 const skip = available ? false : 'control-plane tools not built: run scripts/build-tools.sh';
+const schedulerAvailable = controlPlaneToolsAvailable(false, true);
+if (!schedulerAvailable && required) t.fail('kube-scheduler is not built (run scripts/build-tools.sh) and WASM_ADMISSION_REQUIRE_CLUSTER=1');
+const skipScheduler = schedulerAvailable ? false : 'kube-scheduler not built: run scripts/build-tools.sh';
 
 /** True while pid exists and is not a zombie (an orphan's zombie may linger if PID 1 does not reap). */
 function alive(pid: number): boolean {
@@ -146,6 +149,52 @@ t.test('with kube-controller-manager: a Deployment gets Pods', { skip }, async (
 
   const before = Object.values(cp.pids());
   t.equal(before.length, 3, 'three components running');
+  await cp.stop();
+  for (const pid of before) t.notOk(alive(pid), `process ${pid} is gone after stop()`);
+});
+
+t.test('with kube-scheduler: pods are bound to a feasible node, others stay Unschedulable, restart works', { skip: skipScheduler }, async (t) => {
+  const started = Date.now();
+  const cp = await startControlPlane({ withScheduler: true });
+  t.teardown(() => cp.stop());
+  t.comment(`control plane + scheduler ready in ${Date.now() - started} ms`);
+  const pids = cp.pids();
+  t.ok(pids['kube-scheduler'], 'scheduler running');
+  t.notOk(pids['kube-controller-manager'], 'no controller-manager unless asked');
+
+  // A Node needs allocatable resources (written through the status subresource) to take pods.
+  await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'sched-node', labels: { zone: 'a' } } }) });
+  const status = { status: { capacity: { cpu: '4', memory: '8Gi', pods: '110' }, allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } };
+  await cp.kubectl(['patch', 'node', 'sched-node', '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
+
+  const pod = (name: string, nodeSelector: Record<string, string>): unknown => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: { nodeSelector, containers: [{ name: 'app', image: 'registry.invalid/demo:1' }] },
+  });
+  const boundTo = async (name: string): Promise<string | undefined> => (await getJson(cp, ['get', 'pod', name])).spec.nodeName || undefined;
+  const unschedulable = async (name: string): Promise<string | undefined> => {
+    const conds: Array<{ type: string; status: string; reason?: string; message?: string }> = (await getJson(cp, ['get', 'pod', name])).status.conditions ?? [];
+    const c = conds.find((x) => x.type === 'PodScheduled' && x.status === 'False' && x.reason === 'Unschedulable');
+    return c?.message;
+  };
+
+  await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod('fits', { zone: 'a' })) });
+  t.equal(await pollUntil('pod fits to be bound', () => boundTo('fits'), 60_000), 'sched-node', 'the scheduler bound the pod');
+  await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod('misfit', { zone: 'b' })) });
+  const msg = await pollUntil('pod misfit to be Unschedulable', () => unschedulable('misfit'), 60_000);
+  t.match(msg, /0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/, 'the scheduler\'s own message');
+  t.equal(await boundTo('misfit'), undefined, 'misfit is not bound');
+
+  await cp.restartScheduler();
+  t.not(cp.pids()['kube-scheduler'], pids['kube-scheduler'], 'scheduler has a new pid');
+  t.notOk(alive(pids['kube-scheduler']!), 'old scheduler process is gone');
+  await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(pod('after-restart', {})) });
+  t.equal(await pollUntil('pod after-restart to be bound', () => boundTo('after-restart'), 60_000), 'sched-node', 'bound after the restart');
+
+  const before = Object.values(cp.pids());
+  t.equal(before.length, 3, 'etcd, apiserver and scheduler running');
   await cp.stop();
   for (const pid of before) t.notOk(alive(pid), `process ${pid} is gone after stop()`);
 });

@@ -1,8 +1,8 @@
 // A real Kubernetes control plane for integration tests: etcd + kube-apiserver (+ optional
-// kube-controller-manager) as plain child processes, built by scripts/build-tools.sh.
+// kube-controller-manager and kube-scheduler) as plain child processes, built by scripts/build-tools.sh.
 // Modelled on controller-runtime's envtest. Uses only node: builtins and the `openssl` CLI.
 //
-//   const cp = await startControlPlane({ withControllerManager: true });
+//   const cp = await startControlPlane({ withControllerManager: true, withScheduler: true });
 //   t.teardown(() => cp.stop());
 //   await cp.kubectl(['get', 'nodes']);
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { missingTools, toolPaths, type ToolPaths } from './tools.js';
 import { freePorts, httpGet, run, type HttpGetOptions as HttpOpts } from './process.js';
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
 
 export interface ControlPlaneOptions {
   /** Also run kube-controller-manager (and keep the ServiceAccount admission plugin on). Default false. */
@@ -27,6 +27,18 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
   /** Extra kube-controller-manager flags, appended last. */
   controllerManagerArgs?: string[];
+  /**
+   * Also run kube-scheduler (leader election off, loopback only, its own client cert
+   * CN=system:kube-scheduler, bound by the apiserver's default RBAC). Default false.
+   */
+  withScheduler?: boolean;
+  /**
+   * Extra top-level fields of the scheduler's KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1),
+   * e.g. `{ podInitialBackoffSeconds: 1 }`; clientConnection and leaderElection are set by the harness.
+   */
+  schedulerConfig?: Record<string, unknown>;
+  /** Extra kube-scheduler flags, appended last. */
+  schedulerArgs?: string[];
   /** Override tool paths (default: toolPaths() from tools.ts). */
   tools?: Partial<ToolPaths>;
   /** Deadline for each component to become ready, in ms. Default 120000. */
@@ -82,6 +94,8 @@ export interface ControlPlane {
   restartApiserver(opts?: RestartOptions): Promise<void>;
   /** Stops and restarts etcd on the same port and data dir, waits for it and for the apiserver's /readyz. */
   restartEtcd(opts?: RestartOptions): Promise<void>;
+  /** Stops and restarts kube-scheduler (withScheduler only), waits for its /readyz. */
+  restartScheduler(opts?: RestartOptions): Promise<void>;
   /** Runs kubectl against this plane. Throws on non-zero exit unless allowFailure. */
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
 }
@@ -171,6 +185,8 @@ interface Certs {
   clientCaCrt: string;
   adminCrt: string;
   adminKey: string;
+  schedulerCrt: string;
+  schedulerKey: string;
   saKey: string;
   saPub: string;
 }
@@ -199,6 +215,13 @@ async function generateCerts(dir: string): Promise<Certs> {
       '-addext', 'keyUsage=critical,digitalSignature', '-addext', 'extendedKeyUsage=clientAuth',
       '-keyout', p('admin.key'), '-out', p('admin.crt'),
     ], dir),
+    // kube-scheduler's identity: the apiserver's bootstrap RBAC binds system:kube-scheduler and
+    // system:volume-scheduler to this user name.
+    openssl([
+      'req', '-x509', ...ec, ...leaf('client-ca.crt', 'client-ca.key'), '-subj', '/CN=system:kube-scheduler',
+      '-addext', 'keyUsage=critical,digitalSignature', '-addext', 'extendedKeyUsage=clientAuth',
+      '-keyout', p('scheduler.key'), '-out', p('scheduler.crt'),
+    ], dir),
     openssl(['pkey', '-in', p('sa.key'), '-pubout', '-out', p('sa.pub')], dir),
   ]);
   return {
@@ -209,12 +232,14 @@ async function generateCerts(dir: string): Promise<Certs> {
     clientCaCrt: p('client-ca.crt'),
     adminCrt: p('admin.crt'),
     adminKey: p('admin.key'),
+    schedulerCrt: p('scheduler.crt'),
+    schedulerKey: p('scheduler.key'),
     saKey: p('sa.key'),
     saPub: p('sa.pub'),
   };
 }
 
-function kubeconfigYaml(server: string, certs: Certs): string {
+function kubeconfigYaml(server: string, certs: Certs, user: { crt: string; key: string } = { crt: certs.adminCrt, key: certs.adminKey }): string {
   const b64 = (f: string): string => readFileSync(f).toString('base64');
   return [
     'apiVersion: v1',
@@ -227,8 +252,8 @@ function kubeconfigYaml(server: string, certs: Certs): string {
     'users:',
     '- name: admin',
     '  user:',
-    `    client-certificate-data: ${b64(certs.adminCrt)}`,
-    `    client-key-data: ${b64(certs.adminKey)}`,
+    `    client-certificate-data: ${b64(user.crt)}`,
+    `    client-key-data: ${b64(user.key)}`,
     'contexts:',
     '- name: wasm-admission-test',
     '  context:',
@@ -343,13 +368,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
 async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const tools: ToolPaths = { ...toolPaths(), ...opts.tools };
-  const missing = missingTools(tools).filter((k) => k !== 'helm' && (opts.withControllerManager || k !== 'kubeControllerManager'));
+  const missing = missingTools(tools).filter((k) => neededTools(opts).includes(k));
   if (missing.length > 0) {
     throw new Error(`control plane tools missing: ${missing.map((k) => tools[k]).join(', ')}; run scripts/build-tools.sh`);
   }
   const timeoutMs = opts.startTimeoutMs ?? 120_000;
   const keepDir = opts.keepDir ?? process.env.WASM_ADMISSION_KEEP_CLUSTER === '1';
   const withKcm = opts.withControllerManager ?? false;
+  const withScheduler = opts.withScheduler ?? false;
   const graceMs = opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
 
   installProcessHandlers();
@@ -361,6 +387,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     etcd: join(logDir, 'etcd.log'),
     'kube-apiserver': join(logDir, 'kube-apiserver.log'),
     'kube-controller-manager': join(logDir, 'kube-controller-manager.log'),
+    'kube-scheduler': join(logDir, 'kube-scheduler.log'),
   };
 
   const components: Component[] = [];
@@ -368,7 +395,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    // Reverse start order: controller-manager, apiserver, etcd.
+    // Reverse start order: scheduler, controller-manager, apiserver, etcd.
     for (const c of [...components].reverse()) await c.stop(graceMs);
     if (!keepDir) {
       rmSync(dir, { recursive: true, force: true });
@@ -381,11 +408,25 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     const caPem = readFileSync(certs.caCrt, 'utf8');
     const adminCert = readFileSync(certs.adminCrt, 'utf8');
     const adminKey = readFileSync(certs.adminKey, 'utf8');
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort] = (await freePorts(4)) as [number, number, number, number];
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = (await freePorts(5)) as [number, number, number, number, number];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, certs), { mode: 0o600 });
+    const schedulerKubeconfig = join(dir, 'scheduler.kubeconfig');
+    const schedulerConfigPath = join(dir, 'scheduler-config.json');
+    if (withScheduler) {
+      writeFileSync(schedulerKubeconfig, kubeconfigYaml(server, certs, { crt: certs.schedulerCrt, key: certs.schedulerKey }), { mode: 0o600 });
+      // JSON is YAML: the scheduler reads its configuration file with a YAML decoder.
+      const config = {
+        ...opts.schedulerConfig,
+        apiVersion: 'kubescheduler.config.k8s.io/v1',
+        kind: 'KubeSchedulerConfiguration',
+        clientConnection: { kubeconfig: schedulerKubeconfig },
+        leaderElection: { leaderElect: false },
+      };
+      writeFileSync(schedulerConfigPath, JSON.stringify(config, null, 2) + '\n');
+    }
 
     const etcdPeer = `http://127.0.0.1:${etcdPeerPort}`;
     const etcd = new Component('etcd', tools.etcd, () => [
@@ -446,6 +487,16 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       ...(opts.controllerManagerArgs ?? []),
     ], logs['kube-controller-manager']);
 
+    const scheduler = new Component('kube-scheduler', tools.kubeScheduler, () => [
+      `--config=${schedulerConfigPath}`,
+      // As for the controller-manager: no delegated authn/authz kubeconfigs; /readyz and /healthz
+      // are in the default always-allow paths.
+      '--bind-address=127.0.0.1',
+      `--secure-port=${schedPort}`,
+      `--cert-dir=${join(dir, 'scheduler-certs')}`,
+      ...(opts.schedulerArgs ?? []),
+    ], logs['kube-scheduler']);
+
     const tls: HttpOpts = { ca: caPem, cert: adminCert, key: adminKey };
     const etcdHealthy = async (): Promise<boolean> => {
       const r = await httpGet(`${etcdUrl}/health`);
@@ -470,6 +521,17 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       components.push(kcm);
       kcm.start();
       await kcm.waitUntil('healthy (/healthz)', async () => (await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true })).status === 200, timeoutMs);
+    }
+    // /readyz includes sched-handler-sync: the scheduler's informers have synced and its event
+    // handlers are installed, so a pod created after this is seen.
+    const schedulerReady = async (): Promise<boolean> => (await httpGet(`https://127.0.0.1:${schedPort}/readyz`, { insecure: true })).status === 200;
+    const startScheduler = async (): Promise<void> => {
+      scheduler.start();
+      await scheduler.waitUntil('ready (/readyz)', schedulerReady, timeoutMs);
+    };
+    if (withScheduler) {
+      components.push(scheduler);
+      await startScheduler();
     }
 
     const kubectlEnv = { ...process.env, KUBECONFIG: kubeconfigPath };
@@ -497,6 +559,12 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         await startEtcd();
         await apiserver.waitUntil('ready (/readyz) after etcd restart', apiReady, timeoutMs);
       },
+      restartScheduler: async (ropts = {}) => {
+        if (stopped) throw new Error('control plane is stopped');
+        if (!withScheduler) throw new Error('control plane was started without withScheduler');
+        await scheduler.stop(ropts.graceMs ?? graceMs);
+        await startScheduler();
+      },
       kubectl: async (args, kopts = {}) => {
         const full = [`--kubeconfig=${kubeconfigPath}`, `--cache-dir=${join(dir, 'kubectl-cache')}`, ...args];
         const r = await run(tools.kubectl, full, { input: kopts.input, timeoutMs: kopts.timeoutMs ?? 60_000, env: kubectlEnv });
@@ -516,9 +584,18 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   }
 }
 
+/** The tools a plane with these options runs. */
+function neededTools(opts: Pick<ControlPlaneOptions, 'withControllerManager' | 'withScheduler'>): (keyof ToolPaths)[] {
+  const out: (keyof ToolPaths)[] = ['etcd', 'kubeApiserver', 'kubectl'];
+  if (opts.withControllerManager) out.push('kubeControllerManager');
+  if (opts.withScheduler) out.push('kubeScheduler');
+  return out;
+}
+
 /** True when the binaries startControlPlane needs are built (for skipping integration tests). */
-export function controlPlaneToolsAvailable(withControllerManager = false): boolean {
-  const missing = missingTools().filter((k) => k !== 'helm' && (withControllerManager || k !== 'kubeControllerManager'));
+export function controlPlaneToolsAvailable(withControllerManager = false, withScheduler = false): boolean {
+  const needed = neededTools({ withControllerManager, withScheduler });
+  const missing = missingTools().filter((k) => needed.includes(k));
   return missing.length === 0 && onPath('openssl');
 }
 

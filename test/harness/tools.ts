@@ -16,6 +16,9 @@ export interface ToolVersions {
 export interface ToolPaths {
   kubeApiserver: string;
   kubeControllerManager: string;
+  kubeScheduler: string;
+  kubelet: string;
+  kubeProxy: string;
   kubectl: string;
   etcd: string;
   helm: string;
@@ -65,6 +68,9 @@ export function toolPaths(): ToolPaths {
   return {
     kubeApiserver: join(k8s, 'kube-apiserver'),
     kubeControllerManager: join(k8s, 'kube-controller-manager'),
+    kubeScheduler: join(k8s, 'kube-scheduler'),
+    kubelet: join(k8s, 'kubelet'),
+    kubeProxy: join(k8s, 'kube-proxy'),
     kubectl: join(k8s, 'kubectl'),
     etcd: join(tools, `etcd-${v.etcd}`, 'etcd'),
     helm: join(tools, `helm-${v.helm}`, 'helm'),
