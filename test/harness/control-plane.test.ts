@@ -166,6 +166,11 @@ t.test('with kube-scheduler: pods are bound to a feasible node, others stay Unsc
   await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'sched-node', labels: { zone: 'a' } } }) });
   const status = { status: { capacity: { cpu: '4', memory: '8Gi', pods: '110' }, allocatable: { cpu: '4', memory: '8Gi', pods: '110' } } };
   await cp.kubectl(['patch', 'node', 'sched-node', '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
+  // The apiserver's TaintNodesByCondition admission plugin gives every new Node the not-ready taint;
+  // the node lifecycle controller (not running here) removes it once the node is Ready.
+  const taints = (await getJson(cp, ['get', 'node', 'sched-node'])).spec.taints;
+  t.same(taints, [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }], 'a new Node starts with the not-ready taint');
+  await cp.kubectl(['taint', 'node', 'sched-node', 'node.kubernetes.io/not-ready:NoSchedule-']);
 
   const pod = (name: string, nodeSelector: Record<string, string>): unknown => ({
     apiVersion: 'v1',
