@@ -81,6 +81,8 @@ export interface ControlPlane {
   server: string;
   /** PEM of the CA that signed the apiserver serving cert. */
   caPem: string;
+  /** The admin client certificate and key (PEM; O=system:masters), for HTTPS clients of the apiserver. */
+  admin: { certPem: string; keyPem: string };
   /** Temp dir with certs/, logs/, etcd data and the kubeconfig. */
   dir: string;
   etcdUrl: string;
@@ -422,7 +424,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
         ...opts.schedulerConfig,
         apiVersion: 'kubescheduler.config.k8s.io/v1',
         kind: 'KubeSchedulerConfiguration',
-        clientConnection: { kubeconfig: schedulerKubeconfig },
+        clientConnection: { ...(opts.schedulerConfig?.['clientConnection'] as object | undefined), kubeconfig: schedulerKubeconfig },
         leaderElection: { leaderElect: false },
       };
       writeFileSync(schedulerConfigPath, JSON.stringify(config, null, 2) + '\n');
@@ -539,6 +541,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
       kubeconfigPath,
       server,
       caPem,
+      admin: { certPem: adminCert, keyPem: adminKey },
       dir,
       etcdUrl,
       logs,

@@ -23,6 +23,7 @@ import type { AdmissionReview } from '../../src/admission/types.js'
 import { cluster, linux, SEED_RCS, unsupported, wasm } from '../helpers/facts.js'
 import { ensureOpenApiFixture } from './fetch-openapi.js'
 import { Ledger } from './helpers.js'
+import { labelMapArb as labelMap, nodeSelectorTermArb, tolerationArb } from '../helpers/arbitraries.js'
 
 const RUNS = Number(process.env.WASM_ADMISSION_FUZZ_RUNS ?? '300')
 const SEED = process.env.WASM_ADMISSION_FUZZ_SEED !== undefined ? Number(process.env.WASM_ADMISSION_FUZZ_SEED) : undefined
@@ -93,17 +94,9 @@ const NS_LABELS: Record<string, Record<string, string>> = {
 // ------------------------------------------------------------------ generators
 
 const RC_NAMES = [...SEED_RCS.map((r) => r.name), 'no-such-class']
-const tolerationArb = fc.record(
-  {
-    key: fc.constantFrom('wasm', 'spin', 'node.kubernetes.io/not-ready', 'kwasm.sh/kwasm-node'),
-    operator: fc.constantFrom('Exists', 'Equal'),
-    value: fc.constantFrom('true', 'yes'),
-    effect: fc.constantFrom('NoSchedule', 'PreferNoSchedule', 'NoExecute'),
-    tolerationSeconds: fc.integer({ min: 0, max: 3600 }),
-  },
-  { requiredKeys: ['key'] },
-).map((tol) => (tol.operator === 'Exists' ? (({ value: _v, ...rest }) => rest)(tol) : tol))
-const labelMap = fc.dictionary(fc.constantFrom('app', 'spin', 'wasmtime-enabled', 'kubernetes.io/arch', 'tier'), fc.constantFrom('yes', 'true', 'web', 'amd64'), { maxKeys: 3 })
+// Tolerations, labels and node affinity come from the generators the differential tests against the
+// real kube-scheduler use (test/helpers/arbitraries.ts).
+const affinityArb = fc.array(nodeSelectorTermArb(['node-a', 'node-b']), { minLength: 1, maxLength: 3 }).map((terms) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } }))
 const annotationMap = fc.dictionary(fc.constantFrom('module.wasm.image/variant', 'example.com/owner', 'note'), fc.constantFrom('compat', 'compat-smart', 'team-a', 'x'), { maxKeys: 2 })
 const imageArb = fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...POOL.map((f) => f.image)) }, { weight: 1, arbitrary: fc.constantFrom('', 'UPPER/Invalid', 'ghcr.io/never/seen:v1') })
 
@@ -136,6 +129,7 @@ const specArb = fc.record(
     runtimeClassName: fc.constantFrom(...RC_NAMES),
     tolerations: fc.array(tolerationArb, { maxLength: 3 }),
     nodeSelector: labelMap,
+    affinity: affinityArb,
     serviceAccountName: fc.constantFrom('default', 'builder'),
     imagePullSecrets: fc.array(fc.record({ name: fc.constantFrom('regcred', 'other') }), { maxLength: 2 }),
     restartPolicy: fc.constantFrom('Always', 'OnFailure', 'Never'),
