@@ -19,8 +19,16 @@ args=()
 for a in "$@"; do
   if [ -d "$a" ]; then args+=("${a%/}/**/*.test.ts"); else args+=("$a"); fi
 done
+# Coverage of src/ (test/coverage-map.mjs), measured by tap in the test processes and in the webhook
+# and CLI processes they spawn. tsx writes the TypeScript text into its source maps only when
+# NODE_V8_COVERAGE is set, and without it the report cannot map tsx's output back to source lines;
+# node's own raw copies go to a temporary folder, removed at exit.
+v8raw=$(mktemp -d)
+trap 'rm -rf "$v8raw"' EXIT
+export NODE_V8_COVERAGE="$v8raw"
+coverage=()
 set +e
-npx --no-install tap --reporter=tap "${args[@]}" > "$log" 2>&1
+npx --no-install tap --reporter=tap "${coverage[@]}" "${args[@]}" > "$log" 2>&1
 status=$?
 set -e
 # Failures in full, then a one-line summary (tap's own counts of assertions).
@@ -40,6 +48,11 @@ fi
 if [ "${skip:-0}" != "0" ]; then
   echo "skipped assertions are not allowed: ${skip}"
   status=1
+fi
+# tap's coverage of src/ (the table per file is in $log): statements, branches, functions, lines.
+grep -E '^All files' "$log" | tail -1 | sed -E 's/^All files *\| */coverage of src\/ (stmts|branch|funcs|lines): /' || true
+if [ "$status" != "0" ] && [ "${fail:-0}" = "0" ]; then
+  echo "tap exited $status with no failed assertion: coverage below the thresholds in scripts/test.sh, or a test file that crashed"
 fi
 echo "assertions: ${pass:-0} passed, ${fail:-0} failed"
 exit "$status"
