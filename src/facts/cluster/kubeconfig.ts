@@ -1,26 +1,35 @@
 /**
- * Where the cluster facts come from, without reading `process`: an explicit path, else $KUBECONFIG
- * (first entry), else ~/.kube/config when it exists, else the in-cluster service account (when
- * KUBERNETES_SERVICE_HOST is set in env).
+ * Where the cluster facts come from, without reading `process`: an explicit path or $KUBECONFIG
+ * (a list of paths, merged as kubectl merges them, see mergeKubeconfigs), else ~/.kube/config when
+ * it exists, else the in-cluster service account (when KUBERNETES_SERVICE_HOST is set in env): the
+ * token, ca.crt of /var/run/secrets/kubernetes.io/serviceaccount and
+ * https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, as client-go's rest.InClusterConfig.
  *
  * Two ways to use it:
  *  - loadKubeConnection(): a small kubeconfig reader and HTTPS client setup (undici) for the
  *    informers' list and watch calls: server, CA, client certificate, bearer token (re-read from
- *    its file, so rotated service-account tokens are picked up), basic auth. This is the serve
- *    path: importing @kubernetes/client-node's KubeConfig alone costs about 75 MB of RSS (it loads
- *    the whole generated API), half of the webhook's memory budget (docs/benchmarks.md).
- *    Kubeconfigs that need an exec or auth-provider plugin, or a proxy, fall back to client-node.
+ *    its file whenever the file changes, so rotated service-account tokens are used by the next
+ *    request), basic auth. This is the serve path: importing @kubernetes/client-node's KubeConfig
+ *    alone costs about 75 MB of RSS (it loads the whole generated API), half of the webhook's
+ *    memory budget (docs/benchmarks.md). Kubeconfigs that need an exec or auth-provider plugin,
+ *    or a proxy, fall back to client-node.
  *  - loadKubeConfig(): client-node's KubeConfig, loaded on first use (the CLI commands and the
  *    opt-in pull-secret readers, which use client-node's API clients).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { delimiter, dirname, isAbsolute, join } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { Agent, type Dispatcher } from 'undici'
-import { parse as parseYaml } from 'yaml'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 
-const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+/** Where the kubelet mounts the service account's token, ca.crt and namespace. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+
+export interface KubeconfigOptions {
+  /** The service-account directory of the in-cluster path (tests point it elsewhere). */
+  serviceAccountDir?: string
+}
 
 type ClientNode = typeof import('@kubernetes/client-node')
 let clientNode: ClientNode | undefined
@@ -40,26 +49,87 @@ export interface KubeConnection {
 }
 
 interface Source {
-  file?: string
+  /** Kubeconfig files in precedence order (the ones that exist). */
+  files?: string[]
   inCluster: boolean
 }
 
 function sourceOf(path: string | undefined, env: Record<string, string | undefined>): Source {
-  const fromEnv = env.KUBECONFIG?.split(delimiter).find((p) => p !== '')
+  // --kubeconfig / KUBECONFIG (serve reads both into `path`): a list like kubectl's KUBECONFIG.
+  const list = [...new Set((path ?? env.KUBECONFIG ?? '').split(delimiter).filter((p) => p !== ''))]
+  if (list.length > 0) {
+    const files = list.filter((f) => existsSync(f))
+    if (files.length === 0) throw new Error(`no kubeconfig: ${list.join(', ')} ${list.length === 1 ? 'does' : 'do'} not exist`)
+    return { files, inCluster: false }
+  }
   const home = env.HOME ? join(env.HOME, '.kube', 'config') : undefined
-  const file = path ?? fromEnv ?? (home && existsSync(home) ? home : undefined)
-  if (file) return { file, inCluster: false }
+  if (home && existsSync(home)) return { files: [home], inCluster: false }
   if (env.KUBERNETES_SERVICE_HOST) return { inCluster: true }
   throw new Error('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster')
+}
+
+type Doc = Record<string, unknown>
+type Named = { name?: unknown; [k: string]: unknown }
+
+/** Relative file references of one kubeconfig, made absolute against its folder (client-go ResolveLocalPaths). */
+function absolutePaths(doc: Doc, file: string): Doc {
+  const base = dirname(file)
+  const abs = (p: unknown): unknown => (typeof p === 'string' && p !== '' && !isAbsolute(p) ? join(base, p) : p)
+  const fix = (list: unknown, key: string, fields: string[]): unknown =>
+    Array.isArray(list)
+      ? (list as Named[]).map((e) => {
+          const inner = e?.[key] as Record<string, unknown> | undefined
+          if (inner === undefined || inner === null || typeof inner !== 'object') return e
+          const out = { ...inner }
+          for (const f of fields) if (f in out) out[f] = abs(out[f])
+          return { ...e, [key]: out }
+        })
+      : list
+  return {
+    ...doc,
+    clusters: fix(doc.clusters, 'cluster', ['certificate-authority']),
+    users: fix(doc.users, 'user', ['client-certificate', 'client-key', 'tokenFile']),
+  }
+}
+
+/**
+ * Several kubeconfig files merged the way kubectl merges $KUBECONFIG (client-go
+ * tools/clientcmd/loader.go, ClientConfigLoadingRules.Load, v0.36.3): "The first file to set a
+ * particular map key wins and map key's value is never changed": a cluster, user or context is
+ * taken whole from the first file that names it ("if two files specify a 'red-user', only values
+ * from the first file's red-user are used"); a plain value such as current-context is taken from
+ * the first file that sets it; missing files are skipped; relative paths inside each file are
+ * resolved against that file's folder.
+ */
+export function mergeKubeconfigs(docs: Array<{ file: string; doc: Doc }>): Doc {
+  const merged: Doc = { apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [] }
+  for (const { file, doc } of docs) {
+    const d = absolutePaths(doc, file)
+    for (const key of ['clusters', 'users', 'contexts'] as const) {
+      const into = merged[key] as Named[]
+      for (const e of Array.isArray(d[key]) ? (d[key] as Named[]) : []) {
+        if (e?.name === undefined || into.some((x) => x.name === e.name)) continue
+        into.push(e)
+      }
+    }
+    if (merged['current-context'] === undefined && typeof d['current-context'] === 'string' && d['current-context'] !== '') merged['current-context'] = d['current-context']
+  }
+  return merged
+}
+
+function readKubeconfigs(files: string[]): { doc: Doc; origin: string } {
+  const docs = files.map((file) => ({ file, doc: ((parseYaml(readFileSync(file, 'utf8')) ?? {}) as Doc) }))
+  return { doc: mergeKubeconfigs(docs), origin: `kubeconfig ${files.join(delimiter)}` }
 }
 
 export function loadKubeConfig(path: string | undefined, env: Record<string, string | undefined>): { kubeConfig: KubeConfig; origin: string } {
   const src = sourceOf(path, env)
   const kc = new (loadClientNode().KubeConfig)()
-  if (src.file) {
-    kc.loadFromFile(src.file)
-    if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${src.file} has no current cluster`)
-    return { kubeConfig: kc, origin: `kubeconfig ${src.file}` }
+  if (src.files) {
+    const { doc, origin } = readKubeconfigs(src.files)
+    kc.loadFromString(stringifyYaml(doc))
+    if (!kc.getCurrentCluster()) throw new Error(`${origin} has no current cluster`)
+    return { kubeConfig: kc, origin }
   }
   kc.loadFromCluster()
   return { kubeConfig: kc, origin: 'in-cluster service account' }
@@ -135,25 +205,24 @@ function bracketHost(host: string): string {
  * The light connection (see the file comment); falls back to client-node for what it does not
  * implement (exec and auth-provider plugins, proxies).
  */
-export function loadKubeConnection(path: string | undefined, env: Record<string, string | undefined>): { connection: KubeConnection; origin: string } {
+export function loadKubeConnection(path: string | undefined, env: Record<string, string | undefined>, opts: KubeconfigOptions = {}): { connection: KubeConnection; origin: string } {
   const src = sourceOf(path, env)
   if (src.inCluster) {
+    const dir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
     const server = `https://${bracketHost(env.KUBERNETES_SERVICE_HOST!)}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`
-    return { connection: lightConnection(server, { ca: readFileSync(join(SA_DIR, 'ca.crt'), 'utf8') }, { tokenFile: join(SA_DIR, 'token') }), origin: 'in-cluster service account' }
+    return { connection: lightConnection(server, { ca: readFileSync(join(dir, 'ca.crt'), 'utf8') }, { tokenFile: join(dir, 'token') }), origin: `in-cluster service account (${dir})` }
   }
-  const file = src.file!
-  const doc = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>
+  const { doc, origin } = readKubeconfigs(src.files!)
   const contextName = doc['current-context'] as string | undefined
   const context = pick<{ cluster?: string; user?: string }>(doc.contexts, contextName, 'context')
   const cluster = pick<ClusterEntry>(doc.clusters, context?.cluster, 'cluster')
-  if (!cluster?.server) throw new Error(`kubeconfig ${file} has no current cluster`)
+  if (!cluster?.server) throw new Error(`${origin} has no current cluster`)
   const user = pick<UserEntry>(doc.users, context?.user, 'user') ?? {}
-  const origin = `kubeconfig ${file}`
   if (user.exec !== undefined || user['auth-provider'] !== undefined || cluster['proxy-url'] !== undefined) {
-    return { connection: connectionFromKubeConfig(loadKubeConfig(file, env).kubeConfig), origin }
+    return { connection: connectionFromKubeConfig(loadKubeConfig(path, env).kubeConfig), origin }
   }
-  const base = dirname(file)
-  const fileText = (p: string | undefined): string | undefined => (p ? readFileSync(isAbsolute(p) ? p : join(base, p), 'utf8') : undefined)
+  // Paths are absolute here (mergeKubeconfigs).
+  const fileText = (p: string | undefined): string | undefined => (p ? readFileSync(p, 'utf8') : undefined)
   const data = (b64: string | undefined): string | undefined => (b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined)
   const tls = {
     ca: data(cluster['certificate-authority-data']) ?? fileText(cluster['certificate-authority']),
@@ -162,8 +231,7 @@ export function loadKubeConnection(path: string | undefined, env: Record<string,
     rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true,
     servername: cluster['tls-server-name'],
   }
-  const tokenFile = user.tokenFile ? (isAbsolute(user.tokenFile) ? user.tokenFile : join(base, user.tokenFile)) : undefined
-  return { connection: lightConnection(cluster.server, tls, { token: user.token, tokenFile, username: user.username, password: user.password }), origin }
+  return { connection: lightConnection(cluster.server, tls, { token: user.token, tokenFile: user.tokenFile, username: user.username, password: user.password }), origin }
 }
 
 function lightConnection(
@@ -174,15 +242,22 @@ function lightConnection(
   const connect = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined))
   const dispatcher = server.startsWith('https:') ? new Agent({ connect }) : undefined
   let token = auth.token
-  let tokenReadAt = -Infinity
+  let tokenFileVersion = ''
   return {
     server: server.replace(/\/+$/, ''),
     async prepare() {
       const headers: Record<string, string> = {}
-      if (auth.tokenFile && Date.now() - tokenReadAt > 60_000) {
-        // Bound service-account tokens rotate (about hourly): re-read the file every minute.
-        token = readFileSync(auth.tokenFile, 'utf8').trim()
-        tokenReadAt = Date.now()
+      if (auth.tokenFile) {
+        // Bound service-account tokens rotate (the kubelet rewrites the projected file, about
+        // hourly, by swapping a symlink): one stat per request (lists and watches, not reviews)
+        // and a re-read when the file changed, so the request after a rotation carries the new
+        // token. (client-go re-reads at most once a minute and after a 401.)
+        const st = statSync(auth.tokenFile)
+        const version = `${st.ino}:${st.size}:${st.mtimeMs}`
+        if (version !== tokenFileVersion) {
+          token = readFileSync(auth.tokenFile, 'utf8').trim()
+          tokenFileVersion = version
+        }
       }
       if (token) headers.authorization = `Bearer ${token}`
       else if (auth.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password ?? ''}`).toString('base64')}`
