@@ -18,7 +18,7 @@ export const SERVE_SETTINGS = {
   policy: { flag: 'policy', env: 'WASM_ADMISSION_POLICY', type: 'string', default: undefined, doc: 'policy YAML file; reloaded when it changes (default: built-in policy)' },
   webhookTimeoutSeconds: { flag: 'webhook-timeout-seconds', env: 'WASM_ADMISSION_WEBHOOK_TIMEOUT_SECONDS', type: 'integer', default: 5, doc: 'timeoutSeconds of the webhook configurations; each review must answer within it' },
   deadlineMarginMs: { flag: 'deadline-margin-ms', env: 'WASM_ADMISSION_DEADLINE_MARGIN_MS', type: 'integer', default: undefined, doc: 'safety margin subtracted from the webhook timeout to get the per-review deadline (default: 20% of the timeout, at least 200 ms, at most 1000 ms)' },
-  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', type: 'string', default: undefined, doc: 'kubeconfig for the cluster facts (default: in-cluster config)' },
+  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', type: 'string', default: undefined, doc: 'kubeconfig for the cluster facts; a list (a:b) is merged as kubectl merges KUBECONFIG (default: ~/.kube/config, else the in-cluster service account)' },
   noCluster: { flag: 'no-cluster', env: 'WASM_ADMISSION_NO_CLUSTER', type: 'boolean', default: false, doc: 'run without cluster facts (RuntimeClass and node checks skipped)' },
   noRegistry: { flag: 'no-registry', env: 'WASM_ADMISSION_NO_REGISTRY', type: 'boolean', default: false, doc: 'run without image inspection (every image is unknown)' },
   registryConfig: { flag: 'registry-config', env: 'WASM_ADMISSION_REGISTRY_CONFIG', type: 'string', default: undefined, doc: 'YAML with registry mirrors, CA bundles, plain-HTTP registries and allowed private hosts' },

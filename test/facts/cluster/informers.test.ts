@@ -1,7 +1,7 @@
 // Integration: InformerClusterSource against a real kube-apiserver (test/harness/control-plane.ts).
 import t from 'tap'
-import { KubeConfig } from '@kubernetes/client-node'
 import { Registry } from 'prom-client'
+import { loadKubeConnection } from '../../../src/facts/cluster/kubeconfig.js'
 import { InformerClusterSource } from '../../../src/facts/cluster/informers.js'
 import { pod, SEED_FILE, SEED_SPIN, SEED_WASM1, testPolicy } from './helpers.js'
 import { patchNodeStatus, planeSkipReason, seedPlane, startPlane, waitFor } from './plane.js'
@@ -11,11 +11,9 @@ t.test('InformerClusterSource on a real kube-apiserver', { skip: planeSkipReason
   t.teardown(() => cp.stop())
   await seedPlane(cp, SEED_FILE)
 
-  const kc = new KubeConfig()
-  kc.loadFromFile(cp.kubeconfigPath)
   const registry = new Registry()
   const src = new InformerClusterSource({
-    kubeConfig: kc,
+    connection: loadKubeConnection(cp.kubeconfigPath, {}).connection,
     policy: () => testPolicy(),
     metrics: registry,
     staleAfterMs: 500,
