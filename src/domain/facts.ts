@@ -16,12 +16,16 @@ interface ImageFactBase {
   evidence: string[]
 }
 
+/** How a Wasm image is packaged: what decides which handlers can run it (src/domain/handler-table.ts). */
+export type WasmPackaging = 'spin-app' | 'wasm-component' | 'wasm-artifact' | 'runwasi-layers' | 'wasm-file' | 'slight-app' | 'crun-annotated'
+
 /** A Wasm workload a pod can run. */
 export interface WasmImageFact extends ImageFactBase {
   kind: 'wasm'
   /** Digest the reference resolved to (index digest when the reference is an index). */
   digest: string
   runtime: RuntimeFamily
+  packaging: WasmPackaging
   /** `repository@sha256:...` of the Wasm manifest when it is an entry of an index, else null. */
   pinnedImage: string | null
   /** False when the image config has neither Entrypoint nor Cmd (FROM-scratch Spin images). */

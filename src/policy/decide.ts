@@ -9,6 +9,7 @@ import { containersOf, stringMap, type ContainerRef, type PodTemplate } from '..
 import { applyMutations, missingTolerations, type Mutation } from '../domain/mutations.js'
 import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from '../domain/policy.js'
 import { runtimeClassAdditions } from './runtime-class-plugin.js'
+import { HANDLER_TABLE, IMAGE_KINDS, canRun, familiesRunning } from '../domain/handler-table.js'
 
 /** What is being admitted, already decoded. */
 export interface Subject {
@@ -157,20 +158,24 @@ function planMutations(t: PodTemplate, a: PodAnalysis, cluster: ClusterFacts, po
   if (a.families.length !== 1 || a.unsupported.length > 0) return { mutations: [] }
   if (a.linux.length > 0 && policy.mixedPods === 'deny') return { mutations: [] }
   const family = a.families[0]!
-  const fp = policy.families[family]
+  let using: RuntimeFamily = family
   const mutations: Mutation[] = []
   const existing = typeof t.spec['runtimeClassName'] === 'string' && t.spec['runtimeClassName'] !== '' ? (t.spec['runtimeClassName'] as string) : undefined
   let note: string | undefined
   if (existing) {
-    // Never overwrite the user's choice; only complete it when it is a class of this family.
+    // Never overwrite the user's choice; only complete it when its handler runs these images
+    // (a single-layer component under the Spin shim is completed as a spin pod).
     const info = cluster.known ? cluster.runtimeClass(existing) : undefined
-    if (cluster.known && (!info || !fp.handlers.includes(info.handler))) return { mutations: [] }
+    const rcFamily = info ? isWasmHandler(info.handler, policy) : family
+    if (cluster.known && (!rcFamily || !a.wasm.every((w) => canRun(rcFamily, w.fact.packaging)))) return { mutations: [] }
+    if (rcFamily) using = rcFamily
   } else {
     const chosen = chooseRuntimeClass(family, schedulingOf(t.spec), cluster, policy)
     if (!chosen.name) return { mutations: [], ...(chosen.note ? { note: chosen.note } : {}) }
     mutations.push({ type: 'runtimeClassName', name: chosen.name })
     note = chosen.note
   }
+  const fp = policy.families[using]
   const tolerations = missingTolerations(schedulingOf(t.spec).tolerations, fp.tolerations)
   if (tolerations.length > 0) mutations.push({ type: 'tolerations', add: tolerations })
   const annotations = stringMap(t.metadata['annotations'])
@@ -181,7 +186,9 @@ function planMutations(t: PodTemplate, a: PodAnalysis, cluster: ClusterFacts, po
     // Nodes pull for their own platform: an index would give them the Linux variant, or nothing.
     if (w.fact.pinnedImage && w.fact.pinnedImage !== w.container.image) mutations.push({ type: 'image', list, index, image: w.fact.pinnedImage })
     // FROM-scratch Spin images have no entrypoint; the shim needs a command to create the container.
-    if (w.fact.runtime === 'spin' && !w.fact.hasEntrypoint && !w.container.hasCommand) mutations.push({ type: 'command', list, index, command: ['/'] })
+    // (The same for a single-layer component under the Spin shim: containerd-shim-spin's own wkg test
+    // workload sets command ["/"], tests/workloads-pushed-using-wkg-oci-push/workloads.yaml.)
+    if (using === 'spin' && !w.fact.hasEntrypoint && !w.container.hasCommand) mutations.push({ type: 'command', list, index, command: ['/'] })
   }
   const rcName = existing ?? (mutations[0]?.type === 'runtimeClassName' ? mutations[0].name : undefined)
   const rc = rcName && cluster.known && mutations.length > 0 ? cluster.runtimeClass(rcName) : undefined
@@ -212,7 +219,9 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
       violations.push({ rule: 'unpinned-index', message: `${describeContainer(w)} is an image index: a node pulls the entry for its own platform (the Linux entry of a mixed index, or nothing), never the Wasm entry${evidence(w.fact)}; fix: set the image to ${q(w.fact.pinnedImage)}` })
     }
   }
-  if (a.families.length > 1) {
+  // Which families' handlers run every Wasm image of the pod (src/domain/handler-table.ts).
+  const runners = a.wasm.length > 0 ? familiesRunning([...new Set(a.wasm.map((w) => w.fact.packaging))], Object.keys(policy.families) as RuntimeFamily[]) : []
+  if (a.wasm.length > 0 && runners.length === 0) {
     const parts = a.wasm.map((w) => `${q(w.container.name)} needs ${w.fact.runtime}`).join(', ')
     violations.push({ rule: 'mixed-runtimes', message: `containers need different Wasm runtimes (${parts}) but a pod has one RuntimeClass; fix: split them into separate pods` })
   }
@@ -224,14 +233,17 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
   if (rcName && cluster.known && !rc && (a.wasm.length > 0 || a.linux.length > 0)) {
     violations.push({ rule: 'runtime-class-missing', message: `RuntimeClass ${q(rcName)} does not exist; fix: create it (kubectl get runtimeclass lists those that do) or change runtimeClassName` })
   }
-  if (a.families.length === 1 && a.unsupported.length === 0) {
-    const family = a.families[0]!
-    const fp = policy.families[family]
+  if (runners.length > 0 && a.unsupported.length === 0) {
+    const family = a.families.length === 1 ? a.families[0]! : runners[0]!
+    const handlers = runners.flatMap((f) => policy.families[f].handlers).join(', ')
     const first = a.wasm[0]!
+    const rcFamily = rc ? isWasmHandler(rc.handler, policy) : undefined
     if (!rcName) {
-      violations.push({ rule: 'no-runtime-class', message: `${describeContainer(first)} is a ${family} Wasm image${evidence(first.fact)} but the pod has no runtimeClassName, so it would run under runc and fail; fix: set runtimeClassName to a RuntimeClass with handler ${handlerList(fp)}${planNote ? ` (${planNote})` : ''}` })
-    } else if (rc && !fp.handlers.includes(rc.handler)) {
-      violations.push({ rule: 'wrong-handler', message: `${describeContainer(first)} needs a ${family} shim but RuntimeClass ${q(rc.name)} has handler ${q(rc.handler)}; fix: use a RuntimeClass with handler ${handlerList(fp)}` })
+      violations.push({ rule: 'no-runtime-class', message: `${describeContainer(first)} is a ${family} Wasm image${evidence(first.fact)} but the pod has no runtimeClassName, so it would run under runc and fail; fix: set runtimeClassName to a RuntimeClass with handler ${handlers}${planNote ? ` (${planNote})` : ''}` })
+    } else if (rc && (!rcFamily || !runners.includes(rcFamily))) {
+      const who = a.wasm.find((w) => !rcFamily || !canRun(rcFamily, w.fact.packaging)) ?? first
+      const what = rcFamily ? `${HANDLER_TABLE[rcFamily].shim}, which cannot run ${who.fact.packaging}: ${IMAGE_KINDS[who.fact.packaging]}` : 'not a Wasm handler'
+      violations.push({ rule: 'wrong-handler', message: `${describeContainer(who)} needs a ${runners.join(' or ')} shim but RuntimeClass ${q(rc.name)} has handler ${q(rc.handler)} (${what}); fix: use a RuntimeClass with handler ${handlers}` })
     }
   }
   if (rc && policy.requireEligibleNode && isWasmHandler(rc.handler, policy) && violations.length === 0) {
@@ -255,7 +267,8 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
   }
   if (rc && a.wasm.length === 0 && policy.linuxUnderWasmRuntimeClass === 'deny') {
     const family = isWasmHandler(rc.handler, policy)
-    if (family) {
+    // crun is an ordinary OCI runtime: Linux images are what it runs without its Wasm annotation.
+    if (family && HANDLER_TABLE[family].linux !== 'native') {
       for (const l of a.linux) {
         violations.push({ rule: 'linux-under-wasm', message: `${describeContainer(l)} is a Linux image${evidence(l.fact)} but RuntimeClass ${q(rc.name)} (handler ${q(rc.handler)}) runs ${family} Wasm; fix: remove runtimeClassName or use a Wasm image` })
       }

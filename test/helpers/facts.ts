@@ -1,9 +1,11 @@
 /** Plain-value facts for pure tests of decide(): no servers, no informers. */
-import type { ClusterFacts, Eligibility, ImageFact, RuntimeClassInfo, RuntimeFamily } from '../../src/domain/facts.js'
+import type { ClusterFacts, Eligibility, ImageFact, RuntimeClassInfo, RuntimeFamily, WasmPackaging } from '../../src/domain/facts.js'
 import type { PodScheduling } from '../../src/domain/kube.js'
 
-export function wasm(image: string, runtime: RuntimeFamily, extra: Partial<{ pinnedImage: string | null; hasEntrypoint: boolean }> = {}): ImageFact {
-  return { kind: 'wasm', image, digest: 'sha256:' + 'a'.repeat(64), runtime, pinnedImage: extra.pinnedImage ?? null, hasEntrypoint: extra.hasEntrypoint ?? true, evidence: [`test: ${runtime}`] }
+const PACKAGING: Record<RuntimeFamily, WasmPackaging> = { spin: 'spin-app', slight: 'slight-app', wasi: 'wasm-file', crun: 'crun-annotated' }
+
+export function wasm(image: string, runtime: RuntimeFamily, extra: Partial<{ pinnedImage: string | null; hasEntrypoint: boolean; packaging: WasmPackaging }> = {}): ImageFact {
+  return { kind: 'wasm', image, digest: 'sha256:' + 'a'.repeat(64), runtime, packaging: extra.packaging ?? PACKAGING[runtime], pinnedImage: extra.pinnedImage ?? null, hasEntrypoint: extra.hasEntrypoint ?? true, evidence: [`test: ${runtime}`] }
 }
 export function linux(image: string): ImageFact {
   return { kind: 'linux', image, digest: 'sha256:' + 'b'.repeat(64), evidence: ['test: linux/amd64'] }

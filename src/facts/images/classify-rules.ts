@@ -10,7 +10,7 @@
  *    peeked rootfs entries. Their last rule, `wasm-platform-entrypoint`, always answers.
  * Every verdict starts with the evidence `manifest <mediaType>`, then the rule's own.
  */
-import type { RuntimeFamily } from '../../domain/facts.js'
+import type { RuntimeFamily, WasmPackaging } from '../../domain/facts.js'
 import { summariseConfig, type ImageConfigSummary, type ManifestDocument, type Platform } from './documents.js'
 import {
   IMAGE_CONFIG_MEDIA_TYPES,
@@ -24,7 +24,7 @@ import { crunAnnotation, formatPlatform, isWasmPlatform } from './selection.js'
 import type { TarEntry, TarPeekResult } from './tar-peek.js'
 
 export type Verdict =
-  | { kind: 'wasm'; runtime: RuntimeFamily; pinnedImage: string | null; hasEntrypoint: boolean; evidence: string[] }
+  | { kind: 'wasm'; runtime: RuntimeFamily; packaging: WasmPackaging; pinnedImage: string | null; hasEntrypoint: boolean; evidence: string[] }
   | { kind: 'linux'; evidence: string[] }
   | { kind: 'unsupported'; evidence: string[] }
   | { kind: 'malformed'; reason: string; evidence: string[] }
@@ -82,9 +82,10 @@ function firstMatch<F>(rules: readonly Rule<F>[], final: FinalRule<F>, f: F): Ve
 
 const short = (d: string): string => (d.length > 19 ? `${d.slice(0, 19)}…` : d)
 const list = (s: Iterable<string>): string => [...new Set(s)].join(', ')
-const wasm = (runtime: RuntimeFamily, hasEntrypoint: boolean, evidence: string[]): Verdict => ({
+const wasm = (runtime: RuntimeFamily, packaging: WasmPackaging, hasEntrypoint: boolean, evidence: string[]): Verdict => ({
   kind: 'wasm',
   runtime,
+  packaging,
   pinnedImage: null,
   hasEntrypoint,
   evidence,
@@ -143,18 +144,23 @@ const cncfWasmArtifact: Rule<ManifestFacts> = {
       return { kind: 'unsupported', evidence: ev }
     }
     ev.push(`layer ${MT.WASM_LAYER}${wasmLayers.length > 1 ? ` ×${wasmLayers.length} (the Spin shim requires a single layer; the v0 spec says consumers should reject)` : ''}`)
+    let component = false
     if (config !== undefined) {
       try {
         const c = summariseConfig(config)
         const os = c.os?.toLowerCase()
-        if (os === 'wasip2' && c.component) ev.push('config os wasip2 with component: Wasm component')
-        else if (os !== undefined) ev.push(`config os ${c.os}${os === 'wasip1' ? ': Wasm module' : ''}`)
+        if (os === 'wasip2' && c.component) {
+          ev.push('config os wasip2 with component: Wasm component')
+          component = true
+        } else if (os !== undefined) ev.push(`config os ${c.os}${os === 'wasip1' ? ': Wasm module' : ''}`)
       } catch {
         ev.push('config blob unreadable; layer type decides')
       }
     }
-    ev.push('runs on the runwasi shims (wasmtime, wasmedge, wasmer, wamr)')
-    return wasm('wasi', false, ev)
+    // containerd-shim-spin loads a single application/wasm layer as a one-component HTTP app.
+    const single = component && manifest.layers.length === 1
+    ev.push(single ? 'runs on the runwasi shims (wasmtime, wasmedge, wasmer, wamr) and on the Spin shim (single layer)' : 'runs on the runwasi shims (wasmtime, wasmedge, wasmer, wamr)')
+    return wasm('wasi', single ? 'wasm-component' : 'wasm-artifact', false, ev)
   },
 }
 
@@ -166,7 +172,7 @@ const spinLockedAppConfig: Rule<ManifestFacts> = {
     const ev = [`config ${cfgType}: Spin locked app as the config (pre-Spin-2.0 push)`]
     if (layerSet.has(MT.SPIN_WASM_LAYER)) ev.push(`layer ${MT.SPIN_WASM_LAYER}`)
     ev.push('whether containerd-shim-spin runs pre-2.0 pushes is unconfirmed (runwasi reads the config as a platform)')
-    return wasm('spin', false, ev)
+    return wasm('spin', 'spin-app', false, ev)
   },
 }
 
@@ -245,7 +251,7 @@ const crunAnnotated: Rule<ImageFacts> = {
   verdict: (f) => {
     const crun = crunAnnotation(f.manifest.annotations) ?? crunAnnotation(f.entryAnnotations)
     if (crun === undefined) return undefined
-    return wasm('crun', f.hasEntrypoint, [`annotation ${crun[0]}=${crun[1]}: crun Wasm handler`, `config platform ${f.platform}`])
+    return wasm('crun', 'crun-annotated', f.hasEntrypoint, [`annotation ${crun[0]}=${crun[1]}: crun Wasm handler`, `config platform ${f.platform}`])
   },
 }
 
@@ -272,7 +278,7 @@ const spinLayers: Rule<ImageFacts> = {
     if (f.layerTypes[f.layerTypes.length - 1] === MT.SPIN_LOCKED_APP) ev.push(`last layer ${MT.SPIN_LOCKED_APP}: locked app`)
     const locked = f.c.labels[SPIN_LOCKED_APP_LABEL]
     if (locked !== undefined) ev.push(`config label ${SPIN_LOCKED_APP_LABEL}=${short(locked)}`)
-    return wasm('spin', f.hasEntrypoint, ev)
+    return wasm('spin', 'spin-app', f.hasEntrypoint, ev)
   },
 }
 
@@ -284,7 +290,7 @@ const runwasiLayers: Rule<ImageFacts> = {
     if (!wasmArchLayers(f) || runwasi.length === 0) return undefined
     const ev = [wasmArchEvidence(f), `layers ${list(runwasi)}: runwasi Wasm layers (oci-tar-builder)`]
     if (f.ep !== undefined) ev.push(`entrypoint ${f.ep}`)
-    return wasm('wasi', f.hasEntrypoint, ev)
+    return wasm('wasi', 'runwasi-layers', f.hasEntrypoint, ev)
   },
 }
 
@@ -334,7 +340,7 @@ const spinTomlInRootfs: Rule<ImageFacts> = {
     if (f.hasEntrypoint) return undefined
     const spin = findEntry(f.peeks, (e) => e.path === 'spin.toml')
     if (spin === undefined) return undefined
-    return wasm('spin', f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /spin.toml (layer ${short(spin.layer.digest)})`])
+    return wasm('spin', 'spin-app', f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /spin.toml (layer ${short(spin.layer.digest)})`])
   },
 }
 
@@ -344,7 +350,7 @@ const slightfileInRootfs: Rule<ImageFacts> = {
     if (f.hasEntrypoint) return undefined
     const slight = findEntry(f.peeks, (e) => e.path === 'slightfile.toml')
     if (slight === undefined) return undefined
-    return wasm('slight', f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /slightfile.toml (layer ${short(slight.layer.digest)})`])
+    return wasm('slight', 'slight-app', f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /slightfile.toml (layer ${short(slight.layer.digest)})`])
   },
 }
 
@@ -367,7 +373,7 @@ const wasiRootfs: Rule<ImageFacts> = {
     } else {
       ev.push(`no spin.toml, slightfile.toml or .wasm file found${partial ? ' in the inspected part of the rootfs' : ''}: assuming generic WASI`)
     }
-    return wasm('wasi', f.hasEntrypoint, ev)
+    return wasm('wasi', 'wasm-file', f.hasEntrypoint, ev)
   },
 }
 
@@ -378,7 +384,7 @@ const wasmPlatformEntrypoint: FinalRule<ImageFacts> = {
     const ev = [wasmPlatformEvidence(f), filesystemEvidence(f), `entrypoint ${f.ep ?? ''}`]
     if (f.ep !== undefined && /\.(wasm|wat)$/.test(f.ep)) ev.push('entrypoint is a .wasm module: generic WASI')
     else ev.push('Wasm platform with a non-.wasm entrypoint: generic WASI (runwasi checks the \\0asm magic at start)')
-    return wasm('wasi', f.hasEntrypoint, ev)
+    return wasm('wasi', 'wasm-file', f.hasEntrypoint, ev)
   },
 }
 

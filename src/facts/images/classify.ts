@@ -39,7 +39,7 @@ function classifyIndexWithoutWasmEntry(index: IndexDocument, sel: IndexSelection
   const crun = crunAnnotation(index.annotations) ?? index.manifests.map((d) => crunAnnotation(d.annotations)).find((x) => x !== undefined)
   if (crun !== undefined) {
     ev.push(`index annotation ${crun[0]}=${crun[1]}: crun Wasm handler`)
-    return { kind: 'wasm', runtime: 'crun', pinnedImage: null, hasEntrypoint: true, evidence: ev }
+    return { kind: 'wasm', runtime: 'crun', packaging: 'crun-annotated', pinnedImage: null, hasEntrypoint: true, evidence: ev }
   }
   ev.push(`no Wasm entry (platforms: ${sel.otherEntries.map((d) => formatPlatform(d.platform)).join(', ') || 'none'})`)
   return { kind: 'linux', evidence: ev }

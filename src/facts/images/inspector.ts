@@ -168,7 +168,7 @@ export class ImageInspector implements ImageFactsSource {
     const image = ref.original
     switch (v.kind) {
       case 'wasm':
-        return { kind: 'wasm', image, digest: top.digest, runtime: v.runtime, pinnedImage: v.pinnedImage, hasEntrypoint: v.hasEntrypoint, evidence: v.evidence }
+        return { kind: 'wasm', image, digest: top.digest, runtime: v.runtime, packaging: v.packaging, pinnedImage: v.pinnedImage, hasEntrypoint: v.hasEntrypoint, evidence: v.evidence }
       case 'linux':
         return { kind: 'linux', image, digest: top.digest, evidence: v.evidence }
       case 'unsupported':
