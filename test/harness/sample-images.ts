@@ -38,6 +38,7 @@ export const SAMPLE_NAMES = [
   'wasi-hello',
   'wasi-ticker',
   'pause',
+  'spin-ticker',
 ] as const
 export type SampleName = (typeof SAMPLE_NAMES)[number]
 
@@ -102,6 +103,8 @@ const MT = {
 } as const
 
 const SPIN_TOML = `spin_manifest_version = 2\n[application]\nname = "hello"\n[[trigger.http]]\nroute = "/..."\ncomponent = "hello"\n[component.hello]\nsource = "spin_rust_hello.wasm"\n`
+/** spin.toml of the runnable `spin-ticker` sample: one component whose source is the ticker module. */
+const SPIN_TICKER_TOML = `spin_manifest_version = 2\n[application]\nname = "ticker"\n[[trigger.http]]\nroute = "/..."\ncomponent = "ticker"\n[component.ticker]\nsource = "ticker.wasm"\n`
 const SLIGHTFILE = `specversion = "0.2"\n[[capability]]\nresource = "keyvalue.filesystem"\nname = "my-container"\n`
 
 function imageConfig(os: string, architecture: string, extra: { Entrypoint?: string[]; Cmd?: string[]; Labels?: Record<string, string> } = {}, diffIds: string[] = []): Uint8Array {
@@ -398,6 +401,24 @@ const BUILDERS: Record<SampleName, { build: Builder; expected: Omit<SampleExpect
     build: async (p, repo, tag) => {
       const m = await runnableImage(p, repo, tag, 'wasi-ticker', { docker: false, os: 'wasip1', arch: 'wasm', entrypoint: ['/ticker.wasm'] })
       return { digest: m.digest, pinnedDigest: null, format: OCI_MANIFEST }
+    },
+  },
+  'spin-ticker': {
+    // runnable Spin-style image (the seed's Deployment on real nodes): FROM scratch, wasi/wasm, no
+    // entrypoint, /spin.toml naming ticker.wasm (its own layer) and the ticker module (the cached
+    // runnable layer). Classified Spin (spin.toml); the harness's shim under the Spin handler runs the
+    // module spin.toml names as a WASI command (placement only: not the Spin runtime).
+    expected: { kind: 'wasm', runtime: 'spin', pinned: false, hasEntrypoint: false, supported: true, evidenceIncludes: 'spin.toml' },
+    build: async (p, repo, tag) => {
+      const ticker = await runnableLayer('wasi-ticker')
+      const manifestTar = buildTar([{ path: 'spin.toml', content: SPIN_TICKER_TOML }])
+      const layers = [
+        await p.pushBlob(repo, ticker.gz, MT.DOCKER_TGZ),
+        await p.pushBlob(repo, gzip(manifestTar), MT.DOCKER_TGZ),
+      ]
+      const cfg = await p.pushBlob(repo, imageConfig('wasi', 'wasm', {}, [ticker.diffId, sha256Hex(manifestTar)]), MT.DOCKER_CONFIG)
+      const m = await p.pushImageManifest(repo, tag, { mediaType: DOCKER_MANIFEST, config: cfg, layers })
+      return { digest: m.digest, pinnedDigest: null, format: DOCKER_MANIFEST }
     },
   },
   pause: {
