@@ -409,7 +409,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
       keepDir: opts.keep ?? false,
       ...(opts.apiserverArgs ? { apiserverArgs: opts.apiserverArgs } : {}),
       // Real kubelets: the node-lifecycle controller lifts the not-ready taint once a node is Ready.
-      ...(opts.realNodes ? { controllers: ['*'] } : {}),
+      ...(opts.realNodes ? { controllers: ['*'], withScheduler: true } : {}),
     })
     // Both started; wait for both so a failure of one still lets the other be stopped.
     const [regR, cpR] = await Promise.allSettled([regP, cpP])

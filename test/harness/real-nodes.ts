@@ -418,7 +418,7 @@ function kubeconfig(cp: ControlPlane, user: string, crt: string, key: string): s
 
 /** The kubelet binary (built by scripts/build-tools.sh next to kubectl). */
 export function kubeletPath(): string {
-  return join(dirname(toolPaths().kubectl), 'kubelet')
+  return toolPaths().kubelet
 }
 
 /** Why real nodes cannot start here, or undefined. */
