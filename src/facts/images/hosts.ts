@@ -62,11 +62,40 @@ function apiRootOf(url: URL, overridePath: boolean): string {
 const toList = (ca: string | string[] | undefined): string[] | undefined => (ca === undefined ? undefined : Array.isArray(ca) ? ca : [ca])
 
 /**
+ * The form registry host names are compared in: lowercase. Host names are case-insensitive
+ * (RFC 4343; RFC 3986 §3.2.2), and every host that comes out of a parsed URL (mirrors,
+ * servers, redirect targets) is already lowercase (WHATWG URL), while image references,
+ * the plain-HTTP list, hosts.toml directory names and dockerconfigjson keys keep the case they
+ * were written in. So `Registry.Example.com/app` finds the config written for
+ * `registry.example.com` and the other way round, in each of those places.
+ *
+ * Not what containerd and the kubelet do (checked against their source): containerd's hosts
+ * directory lookup stats `<certs.d>/<host as written>` (core/remotes/docker/config/hosts.go
+ * HostDirFromRoot and config_unix.go hostPaths, containerd commit 301026e5), the CRI compares
+ * an auth's server address with `host != u.Host` (internal/cri/server/images/image_pull.go
+ * ParseAuth), and the kubelet's keyring matches dockerconfigjson keys label by label with
+ * filepath.Match (pkg/credentialprovider/keyring.go URLsMatch); none of them lowercases. A
+ * mixed-case registry name that differs from its config only in case is therefore read here
+ * with the config, while a node's pull may not use it (docs/inspect.md).
+ */
+export function hostKey(host: string): string {
+  return host.toLowerCase()
+}
+
+/** The hosts.toml config of a registry (names compared with hostKey), else `_default`. */
+function configFor(registry: string, hosts: HostsConfig | undefined): RegistryHostConfig | undefined {
+  if (hosts === undefined) return undefined
+  const key = hostKey(registry)
+  for (const [name, cfg] of Object.entries(hosts.hosts)) if (name !== '_default' && hostKey(name) === key) return cfg
+  return hosts.hosts._default
+}
+
+/**
  * Endpoints for a registry, in the order to try them. `plainHttp` lists registry hosts whose
- * default server is reached over http (operator-listed only).
+ * default server is reached over http (operator-listed only). Host names compare with hostKey.
  */
 export function endpointsFor(registry: string, hosts: HostsConfig | undefined, plainHttp: ReadonlySet<string>): Endpoint[] {
-  const cfg = hosts?.hosts[registry] ?? hosts?.hosts._default
+  const cfg = configFor(registry, hosts)
   const out: Endpoint[] = []
   for (const m of cfg?.mirrors ?? []) {
     const u = new URL(m.url)
@@ -82,7 +111,8 @@ export function endpointsFor(registry: string, hosts: HostsConfig | undefined, p
     if (ca !== undefined) e.ca = ca
     out.push(e)
   }
-  const scheme = plainHttp.has(registry) ? 'http' : 'https'
+  const key = hostKey(registry)
+  const scheme = plainHttp.has(key) || [...plainHttp].some((h) => hostKey(h) === key) ? 'http' : 'https'
   const server = new URL(cfg?.server ?? `${scheme}://${registryEndpointHost(registry)}`)
   const e: Endpoint = {
     host: server.host,

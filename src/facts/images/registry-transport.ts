@@ -14,7 +14,7 @@ import { rootCertificates } from 'node:tls'
 import { Agent, buildConnector, request, type Dispatcher } from 'undici'
 import { WasmAdmissionError } from '../../errors.js'
 import type { ImageLookupContext } from '../../domain/facts.js'
-import { endpointsFor, type Endpoint, type HostsConfig } from './hosts.js'
+import { endpointsFor, hostKey, type Endpoint, type HostsConfig } from './hosts.js'
 import type { RegistryRequestKind, RegistryRequestObserver } from './metrics.js'
 import { findHostBlocked, HostBlockedError, type SsrfGuard } from './ssrf-guard.js'
 
@@ -106,7 +106,7 @@ class Semaphore {
 
 export class RegistryTransport {
   readonly limits: TransportLimits
-  /** Hosts reached over plain HTTP: the operator's list plus mirrors written with http://. */
+  /** Hosts reached over plain HTTP (lowercase, see hostKey): the operator's list plus mirrors written with http://. */
   readonly plainHttp: Set<string>
   private readonly guard: SsrfGuard
   private readonly hosts: HostsConfig | undefined
@@ -121,7 +121,7 @@ export class RegistryTransport {
     this.limits = opts.limits
     this.guard = opts.guard
     this.hosts = opts.hosts
-    this.plainHttp = new Set(opts.plainHttp)
+    this.plainHttp = new Set(opts.plainHttp.map(hostKey))
     this.extraCa = opts.caBundle
     this.userAgent = opts.userAgent
     this.observer = opts.observer
