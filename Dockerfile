@@ -30,6 +30,9 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 
 # --- runtime: distroless Node 24, no shell, no package manager, non-root -------------------------
 FROM ${RUNTIME_IMAGE}
+# The nonroot base runs as 65532, and WORKDIR creates the directory as the current user: switch to
+# root first so /app itself, not only the files in it, is owned by root.
+USER 0:0
 WORKDIR /app
 ENV NODE_ENV=production
 # Files stay owned by root and read-only for the process (the chart also sets readOnlyRootFilesystem).
