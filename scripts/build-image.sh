@@ -40,17 +40,19 @@ log() { printf '[build-image] %s\n' "$*" >&2; }
 [ "$(id -u)" -eq 0 ] || { log "needs root (buildah with vfs storage and chroot isolation)"; exit 1; }
 
 mkdir -p "$CACHE"
-B=(buildah --root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver vfs)
+STORAGE=(--root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver vfs)
+bah() { buildah "${STORAGE[@]}" "$@"; }
 # One build at a time per cache (the bases are made once).
 exec 9>"$CACHE/lock"
 flock 9
 
-exists() { "${B[@]}" inspect --type image "$1" >/dev/null 2>&1; }
+exists() { bah inspect --type image "$1" >/dev/null 2>&1; }
+image_id() { bah inspect --type image --format '{{.FromImageID}}' "$1"; }
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 # Adds a directory's contents to a working container as one layer (owners and symlinks kept).
-add_tree() { tar --numeric-owner -C "$2" -cf "$tmp/tree.tar" . && "${B[@]}" add "$1" "$tmp/tree.tar" / >/dev/null && rm -f "$tmp/tree.tar"; }
+add_tree() { tar --numeric-owner -C "$2" -cf "$tmp/tree.tar" . && bah add "$1" "$tmp/tree.tar" / >/dev/null && rm -f "$tmp/tree.tar"; }
 
 if ! exists "$BUILD_BASE"; then
   log "making $BUILD_BASE (mmdebstrap minbase $SUITE + Node $NODE_VERSION + npm $NPM_VERSION)"
@@ -71,13 +73,13 @@ if ! exists "$BUILD_BASE"; then
     cp "$NODE_EXTRA_CA_CERTS" "$s/usr/local/share/wasm-admission/host-ca.crt"
     ca_env=(--env NODE_EXTRA_CA_CERTS=/usr/local/share/wasm-admission/host-ca.crt)
   fi
-  c="$("${B[@]}" from scratch)"
-  "${B[@]}" add "$c" "$tmp/root.tar" / >/dev/null
+  c="$(bah from scratch)"
+  bah add "$c" "$tmp/root.tar" / >/dev/null
   add_tree "$c" "$s"
-  "${B[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env NODE_VERSION="$NODE_VERSION" "${ca_env[@]}" --cmd node --workingdir / \
     --label org.opencontainers.image.description="stand-in for node:${NODE_VERSION}-${SUITE}-slim (wasm-admission tests)" "$c"
-  "${B[@]}" commit --quiet --rm "$c" "$BUILD_BASE" >/dev/null
+  bah commit --quiet --rm "$c" "$BUILD_BASE" >/dev/null
   rm -rf "$tmp"/*
 fi
 
@@ -91,46 +93,46 @@ if ! exists "$RUNTIME_BASE"; then
     'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' > "$s/etc/passwd"
   printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'nonroot:x:65532:' > "$s/etc/group"
   chown 65532:65532 "$s/home/nonroot" && chmod 0700 "$s/home/nonroot" "$s/root" && chmod 1777 "$s/tmp"
-  c="$("${B[@]}" from scratch)"
-  "${B[@]}" add "$c" "$tmp/root.tar" / >/dev/null
+  c="$(bah from scratch)"
+  bah add "$c" "$tmp/root.tar" / >/dev/null
   add_tree "$c" "$s"
-  "${B[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --entrypoint '["/nodejs/bin/node"]' --cmd '' --user 65532 --workingdir /home/nonroot \
     --label org.opencontainers.image.description="stand-in for gcr.io/distroless/nodejs24-debian12:nonroot (wasm-admission tests)" "$c"
-  "${B[@]}" commit --quiet --rm "$c" "$RUNTIME_BASE" >/dev/null
+  bah commit --quiet --rm "$c" "$RUNTIME_BASE" >/dev/null
   rm -rf "$tmp"/*
 fi
 
 # The cache key: every input of the build (test/harness/dockerfile.ts lists the context as the engine
 # sends it; Node 24 runs that TypeScript file directly).
-ctx="$(node --no-warnings -e "import('./test/harness/dockerfile.ts').then((m) => console.log(m.contextDigest('.')))")"
-key="$( { echo "$ctx"; sha256sum Dockerfile .dockerignore; for b in "$BUILD_BASE" "$RUNTIME_BASE"; do "${B[@]}" inspect --type image --format "{{.FromImageID}}" "$b"; done; } | sha256sum | cut -c1-16)"
+ctx="$(node --no-warnings test/harness/dockerfile.ts context-digest .)"
+key="$( { echo "$ctx"; sha256sum Dockerfile .dockerignore; image_id "$BUILD_BASE"; image_id "$RUNTIME_BASE"; } | sha256sum | cut -c1-16)"
 KEYED="localhost/wasm-admission:inputs-$key"
 cached=1
 if ! exists "$KEYED"; then
   cached=0
   log "buildah build $KEYED (NODE_IMAGE=$BUILD_BASE RUNTIME_IMAGE=$RUNTIME_BASE)"
-  if ! "${B[@]}" build --quiet --isolation chroot --pull=never \
+  if ! bah build --quiet --isolation chroot --pull=never \
     --build-arg NODE_IMAGE="$BUILD_BASE" --build-arg RUNTIME_IMAGE="$RUNTIME_BASE" \
     -t "$KEYED" -f Dockerfile . >&2; then
     # A failed build leaves its stages' working containers (from the bases) behind: remove them.
-    bases="$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$BUILD_BASE") $("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$RUNTIME_BASE")"
-    "${B[@]}" containers --noheading --notruncate --format '{{.ContainerID}} {{.ImageID}}' | while read -r id image; do
-      case " $bases " in *" $image "*) "${B[@]}" rm "$id" >/dev/null || true ;; esac
+    bases="$(image_id "$BUILD_BASE") $(image_id "$RUNTIME_BASE")"
+    bah containers --noheading --notruncate --format '{{.ContainerID}} {{.ImageID}}' | while read -r id image; do
+      case " $bases " in *" $image "*) bah rm "$id" >/dev/null || true ;; esac
     done
     log "buildah build failed"
     exit 1
   fi
   # Keep the bases and this image; drop earlier builds (each is hundreds of MB in vfs storage).
-  for old in $("${B[@]}" images --format '{{.Name}}:{{.Tag}}'); do
-    case "$old" in localhost/wasm-admission:inputs-*) [ "$old" = "$KEYED" ] || "${B[@]}" rmi "$old" >/dev/null 2>&1 || true ;; esac
+  for old in $(bah images --format '{{.Name}}:{{.Tag}}'); do
+    case "$old" in localhost/wasm-admission:inputs-*) [ "$old" = "$KEYED" ] || bah rmi "$old" >/dev/null 2>&1 || true ;; esac
   done
-  "${B[@]}" rmi --prune >/dev/null 2>&1 || true
+  bah rmi --prune >/dev/null 2>&1 || true
 fi
-"${B[@]}" tag "$KEYED" "$TAG" >/dev/null
+bah tag "$KEYED" "$TAG" >/dev/null
 echo "IMAGE=$TAG"
-echo "IMAGE_ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$KEYED")"
+echo "IMAGE_ID=$(image_id "$KEYED")"
 echo "CACHED=$cached"
 echo "NODE_IMAGE=$BUILD_BASE"
 echo "RUNTIME_IMAGE=$RUNTIME_BASE"
-echo "BUILDAH=${B[*]}"
+echo "BUILDAH=buildah ${STORAGE[*]}"

@@ -217,3 +217,6 @@ export function reproduceStages(df: Dockerfile, opts: ReproduceOptions): Reprodu
   })
   return done
 }
+
+// `node test/harness/dockerfile.ts context-digest DIR` prints contextDigest(DIR) (scripts/build-image.sh's cache key).
+if (import.meta.main && process.argv[2] === 'context-digest') console.log(contextDigest(process.argv[3] ?? '.'))
