@@ -1,0 +1,70 @@
+// Webhook calls per pod on the real kube-apiserver: 2 for a Wasm pod (mutate + validate), 2 for a
+// Linux pod. The mutation adds what the RuntimeClass admission plugin would add, so the plugin's
+// re-run after it changes nothing and the IfNeeded webhook is not reinvoked (docs/chart.md).
+// Counted at the webhook, from its request log (one line per review, written before the answer).
+import { readFileSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import { CRUN_OVERHEAD, CRUN_TOLERATION, DEFAULT_TOLERATIONS, podObject, startE2EEnv, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
+import { dumpLogsOnFailure, e2eSkip } from './helpers.js'
+
+const skip = e2eSkip(t)
+const NS = 'call-count'
+
+/** Reviews of one pod the webhook logged, by endpoint. */
+function callsFor(env: E2EEnv, name: string): { mutate: number; validate: number; lines: string[] } {
+  const out = { mutate: 0, validate: 0, lines: [] as string[] }
+  for (const line of readFileSync(env.webhook.logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue
+    const r = JSON.parse(line) as Record<string, unknown>
+    if (r['kind'] !== 'Pod' || r['namespace'] !== NS || r['name'] !== name) continue
+    if (r['endpoint'] === 'mutate') out.mutate++
+    if (r['endpoint'] === 'validate') out.validate++
+    out.lines.push(`${String(r['endpoint'])} ${String(r['operation'])} ${String(r['decision'])}`)
+  }
+  return out
+}
+
+t.test('webhook calls per pod on a real apiserver', { skip, timeout: 600_000 }, async (t) => {
+  const env: E2EEnv = await startE2EEnv()
+  t.teardown(() => env.stop())
+  dumpLogsOnFailure(t, env)
+  const s = env.samples
+  await env.createNamespace(NS)
+
+  const cases: Array<{ name: string; image: string; expect: (t: Test, p: K8sObject) => void }> = [
+    {
+      // The crun class has all three: overhead, a nodeSelector and a toleration.
+      name: 'crun-wasm',
+      image: s['crun-annotated'].ref,
+      expect: (t, p) => {
+        t.equal(p.spec.runtimeClassName, 'crun')
+        t.same(p.spec.nodeSelector, { 'wasmtime-enabled': 'yes' })
+        t.same(p.spec.tolerations, [...DEFAULT_TOLERATIONS, CRUN_TOLERATION])
+        t.same(p.spec.overhead, CRUN_OVERHEAD)
+      },
+    },
+    {
+      name: 'spin-wasm',
+      image: s['spin-v2'].ref,
+      expect: (t, p) => {
+        t.equal(p.spec.runtimeClassName, 'spin-test')
+        t.same(p.spec.nodeSelector, { spin: 'yes' })
+      },
+    },
+    {
+      name: 'mixed-index-wasm',
+      image: s['mixed-index'].ref,
+      expect: (t, p) => t.equal(p.spec.containers[0].image, `${s['mixed-index'].repository}@${s['mixed-index'].pinnedDigest}`),
+    },
+    { name: 'plain-linux', image: s.linux.ref, expect: (t, p) => t.notOk(p.spec.runtimeClassName) },
+  ]
+  for (const c of cases) {
+    await t.test(c.name, async (t) => {
+      await env.apply(podObject(c.name, c.image), { namespace: NS, verb: 'create' })
+      c.expect(t, await env.get('pod', c.name, NS))
+      // kubectl create returned, so the apiserver has made every call for this pod.
+      const calls = callsFor(env, c.name)
+      t.same({ mutate: calls.mutate, validate: calls.validate }, { mutate: 1, validate: 1 }, `2 webhook calls (${calls.lines.join(', ')})`)
+    })
+  }
+})
