@@ -14,7 +14,7 @@
  *    have none, Gt/Lt exactly one; matchFields only `metadata.name` with In/NotIn and exactly one value.
  */
 import fc from 'fast-check'
-import type { NodeSelectorRequirement, NodeSelectorTerm, PodScheduling, Taint, Toleration } from '../../src/facts/types.js'
+import type { NodeSelectorRequirement, NodeSelectorTerm, PodScheduling, Taint, Toleration } from '../../src/domain/kube.js'
 
 export const LABEL_KEYS = ['app', 'spin', 'wasmtime-enabled', 'kubernetes.io/arch', 'tier'] as const
 /** Label values; the numeric ones feed Gt/Lt. */
@@ -105,7 +105,7 @@ export function nodeSelectorTermArb(nodeNames: readonly string[]): fc.Arbitrary<
 
 /** requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: absent ([]) or 1-3 terms. */
 export function requiredNodeAffinityArb(nodeNames: readonly string[]): fc.Arbitrary<NodeSelectorTerm[]> {
-  return fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: fc.array(nodeSelectorTermArb(nodeNames), { minLength: 1, maxLength: 3 }) })
+  return fc.oneof({ weight: 2, arbitrary: fc.constant<NodeSelectorTerm[]>([]) }, { weight: 3, arbitrary: fc.array(nodeSelectorTermArb(nodeNames), { minLength: 1, maxLength: 3 }) })
 }
 
 /** The scheduling part of a pod spec (no nodeName: the scheduler never sees such pods). */
