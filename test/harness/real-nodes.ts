@@ -650,12 +650,20 @@ export function netnsOf(pid: number | 'self'): string {
 
 // ------------------------------------------------------------------ the seed-shaped cluster
 
-/** The shim binaries scripts/build-tools.sh built (SHIM_WASMTIME, SHIM_SPIN in its current.env), or undefined. */
+/**
+ * The shim binaries scripts/build-tools.sh built (SHIM_WASMTIME, SHIM_SPIN in its current.env), or
+ * undefined. WASM_ADMISSION_SHIM_WASMTIME / WASM_ADMISSION_SHIM_SPIN name others (a shim built elsewhere).
+ */
 export function shimBinaries(): { wasmtime: string; spin: string } | undefined {
   try {
-    const env = Object.fromEntries(readFileSync(join(dirname(dirname(toolPaths().kubectl)), 'current.env'), 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
-    const wasmtime = env.SHIM_WASMTIME
-    const spin = env.SHIM_SPIN
+    let env: Record<string, string | undefined> = {}
+    try {
+      env = Object.fromEntries(readFileSync(join(dirname(dirname(toolPaths().kubectl)), 'current.env'), 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    } catch {
+      /* not built yet */
+    }
+    const wasmtime = process.env.WASM_ADMISSION_SHIM_WASMTIME ?? env.SHIM_WASMTIME
+    const spin = process.env.WASM_ADMISSION_SHIM_SPIN ?? env.SHIM_SPIN
     return wasmtime && spin && existsSync(wasmtime) && existsSync(spin) ? { wasmtime, spin } : undefined
   } catch {
     return undefined
