@@ -1,5 +1,6 @@
 /**
- * Cache in front of registry lookups.
+ * Cache in front of registry lookups. The three maps are lru-cache instances (LRU, size, TTL);
+ * only the abort-aware coalescing join is our own.
  *  - Facts for a digest are content-addressed, so immutable: kept in an LRU bounded by
  *    entries and approximate bytes.
  *  - tag -> digest mappings expire after `tagTtlMs` (default 60 s).
@@ -11,6 +12,7 @@
  * Facts are about image content, so a digest's fact is shared between namespaces; pull
  * authorisation stays the kubelet's job.
  */
+import { LRUCache } from 'lru-cache'
 import type { Registry } from 'prom-client'
 import type { ImageFact, UnknownImageFact } from '../../domain/facts.js'
 import { promImageMetrics, type CacheObserver } from './metrics.js'
@@ -35,6 +37,9 @@ export interface ImageFactsCacheOptions {
 /** Loads a fact; must not throw (a thrown error becomes WA_ERR_IMAGE_REGISTRY). */
 export type FactLoader = (signal: AbortSignal) => Promise<ImageFact>
 
+/** Approximate bytes a fact holds in memory (UTF-16 JSON plus overhead). */
+const factSize = (fact: ImageFact): number => JSON.stringify(fact).length * 2 + 64
+
 /** Codes never cached: they depend on the caller, not on the image. */
 const UNCACHED_CODES = new Set(['WA_ERR_IMAGE_DEADLINE'])
 
@@ -42,56 +47,6 @@ interface Inflight {
   promise: Promise<ImageFact>
   controller: AbortController
   waiters: number
-}
-
-class Lru<V> {
-  private readonly map = new Map<string, { value: V; size: number; expires: number }>()
-  bytes = 0
-  constructor(
-    private readonly maxEntries: number,
-    private readonly maxBytes: number,
-  ) {}
-
-  get(key: string, now: number): V | undefined {
-    const e = this.map.get(key)
-    if (e === undefined) return undefined
-    if (e.expires <= now) {
-      this.delete(key)
-      return undefined
-    }
-    this.map.delete(key)
-    this.map.set(key, e)
-    return e.value
-  }
-
-  set(key: string, value: V, size: number, expires: number): void {
-    this.delete(key)
-    if (size > this.maxBytes) return
-    this.map.set(key, { value, size, expires })
-    this.bytes += size
-    while (this.map.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.map.keys().next().value
-      if (oldest === undefined) break
-      this.delete(oldest)
-    }
-  }
-
-  delete(key: string): void {
-    const e = this.map.get(key)
-    if (e !== undefined) {
-      this.bytes -= e.size
-      this.map.delete(key)
-    }
-  }
-
-  get size(): number {
-    return this.map.size
-  }
-
-  clear(): void {
-    this.map.clear()
-    this.bytes = 0
-  }
 }
 
 export interface CacheStats {
@@ -103,23 +58,23 @@ export interface CacheStats {
 }
 
 export class ImageFactsCache {
-  private readonly facts: Lru<ImageFact>
-  private readonly tags: Lru<string>
-  private readonly errors: Lru<UnknownImageFact>
+  private readonly facts: LRUCache<string, ImageFact>
+  private readonly tags: LRUCache<string, string>
+  private readonly errors: LRUCache<string, UnknownImageFact>
   private readonly inflight = new Map<string, Inflight>()
-  private readonly tagTtlMs: number
-  private readonly errorTtlMs: number
   private readonly now: () => number
   private readonly observers: CacheObserver[] = []
 
   constructor(opts: ImageFactsCacheOptions = {}) {
     const maxEntries = opts.maxEntries ?? 5000
-    this.facts = new Lru(maxEntries, opts.maxBytes ?? 32 * 1024 * 1024)
-    this.tags = new Lru(maxEntries, Number.MAX_SAFE_INTEGER)
-    this.errors = new Lru(maxEntries, Number.MAX_SAFE_INTEGER)
-    this.tagTtlMs = opts.tagTtlMs ?? 60_000
-    this.errorTtlMs = opts.errorTtlMs ?? 10_000
     this.now = opts.now ?? Date.now
+    // TTLs read this clock on every check (ttlResolution 0: lru-cache would otherwise reuse one
+    // reading for 1 ms of real time, which a test clock does not follow).
+    const perf = { now: () => this.now() }
+    // A fact larger than maxBytes is not stored (lru-cache's maxEntrySize defaults to maxSize).
+    this.facts = new LRUCache<string, ImageFact>({ max: maxEntries, maxSize: opts.maxBytes ?? 32 * 1024 * 1024, sizeCalculation: factSize })
+    this.tags = new LRUCache<string, string>({ max: maxEntries, ttl: opts.tagTtlMs ?? 60_000, ttlResolution: 0, perf })
+    this.errors = new LRUCache<string, UnknownImageFact>({ max: maxEntries, ttl: opts.errorTtlMs ?? 10_000, ttlResolution: 0, perf })
     if (opts.observer !== undefined) this.observers.push(opts.observer)
     if (opts.registry !== undefined) this.observers.push(promImageMetrics(opts.registry).cache)
   }
@@ -129,15 +84,14 @@ export class ImageFactsCache {
    * credentials may differ (it keys coalescing and cached errors, not digest facts).
    */
   get(ref: ImageReference, scope: string, signal: AbortSignal, load: FactLoader): Promise<ImageFact> {
-    const now = this.now()
     const key = referenceKey(ref)
-    const cached = this.cachedFact(ref, now)
+    const cached = this.cachedFact(ref)
     if (cached !== undefined) {
       this.emit('hit', key)
       return Promise.resolve(cached)
     }
     const scoped = `${key}\0${scope}`
-    const err = this.errors.get(scoped, now)
+    const err = this.errors.get(scoped)
     if (err !== undefined) {
       this.emit('hit', key)
       return Promise.resolve(err)
@@ -169,7 +123,7 @@ export class ImageFactsCache {
 
   /** A cached fact for the reference, without loading. */
   peek(ref: ImageReference): ImageFact | undefined {
-    return this.cachedFact(ref, this.now())
+    return this.cachedFact(ref)
   }
 
   clear(): void {
@@ -179,25 +133,23 @@ export class ImageFactsCache {
   }
 
   stats(): CacheStats {
-    return { facts: this.facts.size, factBytes: this.facts.bytes, tags: this.tags.size, errors: this.errors.size, inflight: this.inflight.size }
+    return { facts: this.facts.size, factBytes: this.facts.calculatedSize, tags: this.tags.size, errors: this.errors.size, inflight: this.inflight.size }
   }
 
-  private cachedFact(ref: ImageReference, now: number): ImageFact | undefined {
-    const digest = ref.digest ?? this.tags.get(referenceKey(ref), now)
+  private cachedFact(ref: ImageReference): ImageFact | undefined {
+    const digest = ref.digest ?? this.tags.get(referenceKey(ref))
     if (digest === undefined) return undefined
-    return this.facts.get(`${ref.name}@${digest}`, now)
+    return this.facts.get(`${ref.name}@${digest}`)
   }
 
   private store(ref: ImageReference, scoped: string, fact: ImageFact): void {
-    const now = this.now()
     if (fact.kind === 'unknown') {
       this.emit('error', referenceKey(ref), fact.code)
-      if (!UNCACHED_CODES.has(fact.code)) this.errors.set(scoped, fact, 1, now + this.errorTtlMs)
+      if (!UNCACHED_CODES.has(fact.code)) this.errors.set(scoped, fact)
       return
     }
-    const size = JSON.stringify(fact).length * 2 + 64
-    this.facts.set(`${ref.name}@${fact.digest}`, fact, size, Number.POSITIVE_INFINITY)
-    if (ref.digest === undefined) this.tags.set(referenceKey(ref), fact.digest, 1, now + this.tagTtlMs)
+    this.facts.set(`${ref.name}@${fact.digest}`, fact)
+    if (ref.digest === undefined) this.tags.set(referenceKey(ref), fact.digest)
   }
 
   private join(f: Inflight, ref: ImageReference, signal: AbortSignal): Promise<ImageFact> {

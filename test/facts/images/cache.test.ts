@@ -157,3 +157,24 @@ t.test('observer and prom-client metrics', async (t) => {
   t.match(text, /wasm_admission_image_cache_requests_total\{result="error"\} 1/)
   new ImageFactsCache({ registry }) // second instance on the same registry does not throw
 })
+
+t.test('LRU, not FIFO: a fact read recently outlives one read earlier', async (t) => {
+  const cache = new ImageFactsCache({ maxEntries: 2 })
+  const ref = (i: number): ReturnType<typeof parseReference> => parseReference(`r.example.com/app@sha256:${String(i).repeat(64)}`)
+  for (const i of [0, 1]) await cache.get(ref(i), '', never, async () => linux('x', `sha256:${String(i).repeat(64)}`))
+  t.ok(cache.peek(ref(0)), 'read 0 again: now the most recent')
+  await cache.get(ref(2), '', never, async () => linux('x', `sha256:${'2'.repeat(64)}`))
+  t.ok(cache.peek(ref(0)), 'the recently read fact stays')
+  t.equal(cache.peek(ref(1)), undefined, 'the least recently used one is evicted')
+})
+
+t.test('a fact larger than the byte bound is not kept, and does not evict the others', async (t) => {
+  const cache = new ImageFactsCache({ maxBytes: 4000 })
+  const small = parseReference(`r.example.com/app@sha256:${'a'.repeat(64)}`)
+  await cache.get(small, '', never, async () => linux('x', `sha256:${'a'.repeat(64)}`))
+  const big = parseReference(`r.example.com/big@sha256:${'b'.repeat(64)}`)
+  const huge = { ...linux('x', `sha256:${'b'.repeat(64)}`), evidence: ['e'.repeat(5000)] } as ImageFact
+  t.equal((await cache.get(big, '', never, async () => huge)).kind, 'linux', 'the caller still gets it')
+  t.equal(cache.peek(big), undefined, 'not kept')
+  t.ok(cache.peek(small), 'the small fact stays')
+})
