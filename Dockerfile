@@ -18,6 +18,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The policy schema's one copy lives in the chart's values.schema.json (src/policy/schema.ts).
+COPY charts/wasm-admission/values.schema.json ./charts/wasm-admission/
 RUN npm run build
 
 # --- prod-deps: production dependencies only (no tap, tsx, typescript, @types) ----------------------
@@ -39,6 +41,7 @@ ENV NODE_ENV=production
 COPY package.json ./
 COPY --from=prod-deps /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/charts ./dist/charts
 # 65532 = "nonroot" in distroless.
 USER 65532:65532
 EXPOSE 8443 8080
