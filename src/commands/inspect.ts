@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { ImageFact } from '../domain/facts.js'
+import type { ImageKind } from '../domain/handler-table.js'
 import { FileCredentialProvider, type CredentialProvider } from '../facts/images/credentials.js'
 import { loadHostsDir, type HostsConfig } from '../facts/images/hosts.js'
 import { ImageInspector, standaloneContext } from '../facts/images/inspector.js'
@@ -36,6 +37,8 @@ export interface InspectResult {
   evidence: string[]
   /** `wasm` | `linux` | `unsupported` | `unknown` (not read). */
   kind: ImageFact['kind']
+  /** Which handlers can run it: its row in the handler table (docs/inspect.md); null when not runnable or not read. */
+  imageKind: ImageKind | null
   /** For Wasm images: whether the config has Entrypoint/Cmd (Spin images need `command: ["/"]`); else null. */
   hasEntrypoint: boolean | null
   /** When the image could not be read: the WA_ERR_IMAGE_* code and reason; else null. */
@@ -64,11 +67,11 @@ Exit status: 0 all images read, 1 some image could not be read, 2 usage error.
 export function toInspectResult(f: ImageFact): InspectResult {
   switch (f.kind) {
     case 'wasm':
-      return { image: f.image, digest: f.digest, wasm: true, runtime: f.runtime, pinnedImage: f.pinnedImage, supported: true, evidence: f.evidence, kind: 'wasm', hasEntrypoint: f.hasEntrypoint, error: null }
+      return { image: f.image, digest: f.digest, wasm: true, runtime: f.runtime, pinnedImage: f.pinnedImage, supported: true, evidence: f.evidence, kind: 'wasm', imageKind: f.packaging, hasEntrypoint: f.hasEntrypoint, error: null }
     case 'linux':
-      return { image: f.image, digest: f.digest, wasm: false, runtime: null, pinnedImage: null, supported: true, evidence: f.evidence, kind: 'linux', hasEntrypoint: null, error: null }
+      return { image: f.image, digest: f.digest, wasm: false, runtime: null, pinnedImage: null, supported: true, evidence: f.evidence, kind: 'linux', imageKind: 'linux', hasEntrypoint: null, error: null }
     case 'unsupported':
-      return { image: f.image, digest: f.digest, wasm: false, runtime: null, pinnedImage: null, supported: false, evidence: f.evidence, kind: 'unsupported', hasEntrypoint: null, error: null }
+      return { image: f.image, digest: f.digest, wasm: false, runtime: null, pinnedImage: null, supported: false, evidence: f.evidence, kind: 'unsupported', imageKind: null, hasEntrypoint: null, error: null }
     case 'unknown':
       return {
         image: f.image,
@@ -79,6 +82,7 @@ export function toInspectResult(f: ImageFact): InspectResult {
         supported: false,
         evidence: f.evidence,
         kind: 'unknown',
+        imageKind: null,
         hasEntrypoint: null,
         error: { code: f.code, reason: f.reason },
       }

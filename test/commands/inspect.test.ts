@@ -58,7 +58,13 @@ t.test('JSON output for every sample image, in argument order', async (t) => {
     t.ok(Array.isArray(o.evidence) && o.evidence.length > 0, `${name} has evidence`)
     t.match(o.evidence.join('\n'), e.evidenceIncludes)
     t.equal(o.error, null)
+    t.ok(e.kind === 'wasm' ? typeof o.imageKind === 'string' : o.imageKind === (e.kind === 'linux' ? 'linux' : null), `${name} imageKind ${o.imageKind}`)
   })
+  const byName = (n: string) => out[SAMPLE_NAMES.indexOf(n as (typeof SAMPLE_NAMES)[number])]!
+  t.equal(byName('cncf-component').imageKind, 'wasm-component', 'a single-layer component: runs under the Spin shim too')
+  t.equal(byName('cncf-module').imageKind, 'wasm-artifact')
+  t.equal(byName('spin-v2').imageKind, 'spin-app')
+  t.equal(byName('crun-annotated').imageKind, 'crun-annotated')
 })
 
 t.test('an unreadable image: exit 1, reason on stderr, others still reported', async (t) => {

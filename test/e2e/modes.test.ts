@@ -73,7 +73,7 @@ t.test('namespace modes and exclusions on a real control plane', { skip, timeout
     const ev = await auditEventFor('audited', 'slight-app')
     t.equal(ev.annotations['validate.wasm-admission.io/violations'], 'no-runtime-class', 'what would have been denied (unmutated pod: no runtimeClassName)')
     t.match(ev.annotations['validate.wasm-admission.io/detail'], 'is a slight Wasm image')
-    t.equal(ev.annotations['mutate.wasm-admission.io/would-mutate'], 'runtimeClassName=slight-nowhere', 'what would have been mutated')
+    t.equal(ev.annotations['mutate.wasm-admission.io/would-mutate'], 'runtimeClassName=slight-nowhere; scheduling of RuntimeClass slight-nowhere', 'what would have been mutated (with what the RuntimeClass plugin would add)')
   })
 
   t.test('kube-system, the release namespace and opted-out namespaces are never intercepted', async (t) => {
