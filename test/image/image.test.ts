@@ -12,6 +12,10 @@ import { startRegistry } from '../harness/registry.js'
 
 const pkg = JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }
 
+// A cold cache makes both bases (mmdebstrap) and runs the build's two npm ci and tsc: minutes, more
+// than the suite's 15-minute file timeout on a loaded machine. The root test tells the runner.
+t.setTimeout(60 * 60_000)
+
 let img: BuiltImage
 let pushed: PushedImage
 let mounted: MountedImage
