@@ -689,10 +689,12 @@ export function spinRuntime(binary: string): ShimRuntime {
  * (label wasmtime-enabled=yes, RuntimeClass wasm1), one with the shim under the Spin handler
  * (label spin=yes, RuntimeClass spin-test).
  */
-export function seedRealNodeSpecs(shims: { wasmtime: string; spin: string }): RealNodeSpec[] {
+export function seedRealNodeSpecs(shims: { wasmtime: string; spin: string } | undefined): RealNodeSpec[] {
+  // Without shims (not built) the labelled nodes register no Wasm runtime: admission and placement
+  // behave the same, only Wasm containers cannot start there.
   return [
     { name: 'node-runc' },
-    { name: 'node-wasmtime', labels: { 'wasmtime-enabled': 'yes' }, shims: [wasmtimeRuntime(shims.wasmtime)] },
-    { name: 'node-spin', labels: { spin: 'yes' }, shims: [spinRuntime(shims.spin)] },
+    { name: 'node-wasmtime', labels: { 'wasmtime-enabled': 'yes' }, shims: shims ? [wasmtimeRuntime(shims.wasmtime)] : [] },
+    { name: 'node-spin', labels: { spin: 'yes' }, shims: shims ? [spinRuntime(shims.spin)] : [] },
   ]
 }

@@ -1,0 +1,107 @@
+// The body of real-nodes.test.ts (runs inside the harness's network + mount namespace).
+//
+// The seed cluster on real nodes: node-runc (runc only), node-wasmtime (label wasmtime-enabled=yes,
+// RuntimeClass wasm1, the wasmtime shim when built), node-spin (label spin=yes, RuntimeClass spin-test,
+// the shim under the Spin handler when built). What runc does with Wasm images when wasm-admission is
+// off, a Linux pod under runc, a denied pod never created, and a node losing its label turning new
+// admissions into denials with the fix.
+import t from 'tap'
+import { podObject, startE2EEnv, waitFor, MODE_LABEL, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
+import { realNodesMissing, seedRealNodeSpecs, shimBinaries } from '../harness/real-nodes.js'
+import { HELLO_LINUX_LINE } from '../harness/runnable-images.js'
+import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
+
+const skip = e2eSkip(t) || realNodesMissing() || false
+if (skip && process.env.WASM_ADMISSION_REQUIRE_CLUSTER === '1') t.fail(`real nodes unavailable: ${skip}`)
+const ON = 'wasm'
+const OFF = 'wasm-off'
+
+async function pod(env: E2EEnv, name: string, ns: string): Promise<K8sObject> {
+  return env.get('pod', name, ns)
+}
+
+t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }, async (t) => {
+  const env = await startE2EEnv({ realNodes: seedRealNodeSpecs(shimBinaries()), samples: ['wasi-hello', 'wasi-ticker', 'spin-ticker', 'linux', 'pause', 'slight-scratch'] })
+  t.teardown(() => env.stop())
+  dumpLogsOnFailure(t, env)
+  const nodes = env.nodes!
+  t.comment(`3 nodes: set-up ${nodes.timings.setupMs} ms, Ready ${nodes.timings.readyMs} ms after the kubelets started`)
+  const s = env.samples
+  await env.createNamespace(ON)
+  await env.createNamespace(OFF, { [MODE_LABEL]: 'off' })
+
+  const wasmCases = [
+    { name: 'wasi-hello', image: s['wasi-hello'].ref, rc: 'wasm1', runcError: 'exec: "/hello.wasm": permission denied' },
+    { name: 'wasi-ticker', image: s['wasi-ticker'].ref, rc: 'wasm1', runcError: 'exec: "/ticker.wasm": permission denied' },
+    // Spin-style (spin.toml, no entrypoint): wasm-admission would add command ["/"]; runc has no command at all.
+    { name: 'spin-ticker', image: s['spin-ticker'].ref, rc: 'spin-test', runcError: 'no command specified' },
+  ]
+  for (const c of wasmCases) {
+    t.test(`${c.name}: routed to ${c.rc} with wasm-admission; without it (namespace mode off) it fails under runc`, async (t) => {
+      const dry = await env.apply(podObject(c.name, c.image), { namespace: ON, verb: 'create', dryRun: true })
+      t.equal((JSON.parse(dry.stdout) as K8sObject).spec.runtimeClassName, c.rc, 'wasm-admission sets the RuntimeClass')
+
+      await env.apply(podObject(c.name, c.image), { namespace: OFF, verb: 'create' })
+      t.notOk((await pod(env, c.name, OFF)).spec.runtimeClassName, 'mode off: no runtimeClassName, the default runtime (runc)')
+      const why = await waitFor(`runc's error for ${OFF}/${c.name}`, async () => {
+        const p = await pod(env, c.name, OFF)
+        const st = p.status?.containerStatuses?.[0]?.state ?? {}
+        const msg = `${st.waiting?.message ?? ''} ${st.terminated?.message ?? ''}`
+        if (msg.includes(c.runcError)) return { reason: String(st.waiting?.reason ?? st.terminated?.reason), message: msg.trim() }
+        const ev = (await eventsFor(env, OFF, c.name)).find((e) => String(e.message).includes(c.runcError))
+        return ev ? { reason: String(ev.reason), message: String(ev.message) } : undefined
+      }, 180_000)
+      t.comment(`${OFF}/${c.name} on ${(await pod(env, c.name, OFF)).spec.nodeName}: ${why.reason}: ${why.message}`)
+      t.match(why.message, c.runcError, 'the container fails: runc cannot run a Wasm image')
+      t.not((await pod(env, c.name, OFF)).status?.phase, 'Succeeded', 'never succeeds')
+    })
+  }
+
+  t.test('a Linux pod runs under runc and prints its line', async (t) => {
+    await env.apply(podObject('linux', s.linux.ref), { namespace: ON, verb: 'create' })
+    const p = await waitFor('linux Running', async () => {
+      const x = await pod(env, 'linux', ON)
+      return x.status?.phase === 'Running' ? x : undefined
+    }, 180_000)
+    t.notOk(p.spec.runtimeClassName, 'not routed to a Wasm RuntimeClass')
+    t.ok(nodes.nodes.some((n) => n.name === p.spec.nodeName), `on a real node (${p.spec.nodeName})`)
+    const logs = await waitFor('the Linux pod log line', async () => {
+      const r = await env.kubectl(['logs', 'linux', '-n', ON], { allowFailure: true })
+      return r.code === 0 && r.stdout.includes(HELLO_LINUX_LINE) ? r.stdout : undefined
+    }, 60_000)
+    t.match(logs, HELLO_LINUX_LINE, 'kubectl logs through the kubelet')
+  })
+
+  t.test('a pod wasm-admission denies is never created', async (t) => {
+    const r = await env.apply(podObject('linux-under-wasm1', s.linux.ref, { runtimeClassName: 'wasm1' }), { namespace: ON, verb: 'create', allowFailure: true })
+    t.not(r.code, 0)
+    t.match(r.stderr, /denied the request: .*is a Linux image/)
+    t.match((await env.kubectl(['get', 'pod', 'linux-under-wasm1', '-n', ON], { allowFailure: true })).stderr, /NotFound/, 'no pod stored')
+    const r2 = await env.apply(podObject('slight-app', s['slight-scratch'].ref), { namespace: ON, verb: 'create', allowFailure: true })
+    t.match(r2.stderr, /0\/3 nodes can run RuntimeClass slight-nowhere \(handler slight\)/)
+    t.match((await env.kubectl(['get', 'pod', 'slight-app', '-n', ON], { allowFailure: true })).stderr, /NotFound/, 'no pod stored')
+  })
+
+  t.test('node-wasmtime loses its runtime and label: new WASI admissions are denied with the fix', async (t) => {
+    await nodes.node('node-wasmtime').reconfigureShims([])
+    await env.kubectl(['label', 'node', 'node-wasmtime', 'wasmtime-enabled-'])
+    const denial = await waitFor('a denial for a new WASI pod', async () => {
+      const r = await env.apply(podObject('wasi-hello-2', s['wasi-hello'].ref), { namespace: ON, verb: 'create', allowFailure: true })
+      return r.code !== 0 ? r.stderr : undefined
+    }, 60_000)
+    t.match(denial, /0\/3 nodes can run RuntimeClass wasm1 \(handler wasmtime\): 3 do not match nodeSelector wasmtime-enabled=yes; fix: provision the shim for handler "wasmtime" on a schedulable node/, 'denied, with the fix')
+    t.match((await env.kubectl(['get', 'pod', 'wasi-hello-2', '-n', ON], { allowFailure: true })).stderr, /NotFound/)
+    const ready = await waitFor('node-wasmtime Ready after containerd restarted', async () => {
+      const n = await env.get('node', 'node-wasmtime')
+      return ((n.status.conditions ?? []) as K8sObject[]).find((c) => c.type === 'Ready')?.status === 'True'
+    }, 120_000)
+    t.ok(ready, 'the node stays Ready with its containerd restarted')
+  })
+
+  t.test('memory of the nodes', async (t) => {
+    for (const [name, m] of Object.entries(nodes.memory())) {
+      t.comment(`${name}: kubelet ${Math.round(m.kubelet / 1024)} MiB, containerd ${Math.round(m.containerd / 1024)} MiB, shims ${Math.round(m.shims / 1024)} MiB`)
+      t.ok(m.kubelet > 0 && m.containerd > 0, `${name}: kubelet and containerd running`)
+    }
+  })
+})
