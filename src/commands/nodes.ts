@@ -68,13 +68,13 @@ export interface NodesOutput {
   runtimeClasses: NodesRuntimeClassResult[]
 }
 
-export function buildNodesOutput(snapshot: IndexSnapshot, source: string, only: string[] = []): { output: NodesOutput; missing: string[] } {
+export function buildNodesOutput(snapshot: IndexSnapshot, source: string, policy: Policy, only: string[] = []): { output: NodesOutput; missing: string[] } {
   const all = snapshot.runtimeClasses()
   const missing = only.filter((n) => !all.some((r) => r.name === n))
   const rcs = only.length > 0 ? all.filter((r) => only.includes(r.name)) : all
   const runtimeClasses = rcs.map((rc): NodesRuntimeClassResult => {
-    const e = snapshot.eligibility(rc.name, NO_POD_CONSTRAINTS)
-    const checks = snapshot.checkNodes(rc.name, NO_POD_CONSTRAINTS) ?? []
+    const e = snapshot.eligibility(rc.name, NO_POD_CONSTRAINTS, policy)
+    const checks = snapshot.checkNodes(rc.name, NO_POD_CONSTRAINTS, policy) ?? []
     return {
       name: rc.name,
       handler: rc.handler,
@@ -195,7 +195,7 @@ export async function runNodes(argv: string[], io: NodesIo): Promise<number> {
     return 1
   }
 
-  const { output, missing } = buildNodesOutput(snapshot, source, values['runtime-class'] ?? [])
+  const { output, missing } = buildNodesOutput(snapshot, source, policy, values['runtime-class'] ?? [])
   io.stdout(values.output === 'json' ? JSON.stringify(output, null, 2) + '\n' : renderNodesText(output))
   if (missing.length > 0) {
     io.stderr(`wasm-admission nodes: RuntimeClass not found: ${missing.join(', ')}\n`)

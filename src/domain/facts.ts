@@ -3,6 +3,7 @@
  * slow lookup is itself a fact (`unknown` with a reason), never an exception.
  */
 import type { PodScheduling, Toleration } from './kube.js'
+import type { ShimLabel } from './policy.js'
 import type { Readiness } from './readiness.js'
 
 /** Runtime families (docs/wasm-oci.md §6): which shim kind an image needs. */
@@ -107,7 +108,7 @@ export interface Eligibility {
     reason: string
     count: number
     /**
-     * Stable reason code (src/facts/cluster/eligibility.ts REASON_CODES: notReady, cordoned, noShim,
+     * Stable reason code (src/facts/cluster/eligibility.ts REASON_CODES: noShim, rcNodeSelector, cordoned,
      * rcNodeSelector, podNodeSelector, podAffinity, taint; or runtimeClassNotFound).
      */
     code?: string
@@ -129,13 +130,22 @@ export interface ClusterFacts {
   runtimeClasses(): RuntimeClassInfo[]
   /** Labels of a namespace, undefined when the namespace is not (yet) known. */
   namespaceLabels(name: string): Record<string, string> | undefined
-  /** Which nodes could run a pod with this scheduling under the RuntimeClass. */
-  eligibility(runtimeClassName: string, pod: PodScheduling): Eligibility
+  /**
+   * Which nodes could run a pod with this scheduling under the RuntimeClass, shims detected under
+   * `policy` (the caller's: a snapshot built under another policy answers for this one, never for its own).
+   */
+  eligibility(runtimeClassName: string, pod: PodScheduling, policy: ShimPolicy): Eligibility
   /**
    * For DaemonSets, whose controller places a pod on every targeted node regardless of the
    * RuntimeClass: targeted nodes that cannot run it. Scans every node (DaemonSet writes are rare).
    */
-  placement(runtimeClassName: string, pod: PodScheduling): Placement
+  placement(runtimeClassName: string, pod: PodScheduling, policy: ShimPolicy): Placement
+}
+
+/** What shim detection reads from the policy (a whole Policy fits): an explicit input of every eligibility question. */
+export interface ShimPolicy {
+  trustRuntimeClassNodeSelector: boolean
+  shimLabels: ShimLabel[]
 }
 
 /** Cluster facts source: implemented by informers (src/facts/cluster). */

@@ -10,6 +10,7 @@ import { applyMutations, missingTolerations, type Mutation } from '../domain/mut
 import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from '../domain/policy.js'
 import { runtimeClassAdditions } from './runtime-class-plugin.js'
 import { HANDLER_TABLE, IMAGE_KINDS, canRun, familiesRunning } from '../domain/handler-table.js'
+import { fixForEligibility } from './eligibility-fix.js'
 
 /** What is being admitted, already decoded. */
 export interface Subject {
@@ -86,19 +87,6 @@ export function schedulingOf(spec: Record<string, unknown>): PodScheduling {
   return scheduling
 }
 
-/**
- * Tolerations the DaemonSet controller adds to every pod it creates (pkg/controller/daemon/util),
- * so its pods land on not-ready, unreachable, pressured and cordoned nodes too.
- */
-const DAEMONSET_TOLERATIONS: Toleration[] = [
-  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
-]
-
 /** A RuntimeClass whose nodeSelector sets a key the pod already sets to another value: the apiserver would reject the pod. */
 function conflictsWith(rcSelector: Record<string, string>, podSelector: Record<string, string>): string | undefined {
   for (const [k, v] of Object.entries(rcSelector)) if (k in podSelector && podSelector[k] !== v) return `${k}=${v} (the pod has ${k}=${podSelector[k]})`
@@ -148,7 +136,7 @@ export function chooseRuntimeClass(family: RuntimeFamily, scheduling: PodSchedul
   }
   const withTolerations: PodScheduling = { ...scheduling, tolerations: [...scheduling.tolerations, ...fp.tolerations] }
   const ranked = candidates
-    .map((rc) => ({ rc, eligible: cluster.eligibility(rc.name, withTolerations).eligibleNodes }))
+    .map((rc) => ({ rc, eligible: cluster.eligibility(rc.name, withTolerations, policy).eligibleNodes }))
     .sort((a, b) => b.eligible - a.eligible || a.rc.name.localeCompare(b.rc.name))
   // With no eligible node anywhere, the best candidate is still injected so validation can say precisely why.
   return { name: ranked[0]!.rc.name }
@@ -247,15 +235,19 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
     }
   }
   if (rc && policy.requireEligibleNode && isWasmHandler(rc.handler, policy) && violations.length === 0) {
-    const e = cluster.eligibility(rc.name, schedulingOf(spec))
     const who = a.wasm[0] ?? a.all[0]
-    if (e.eligibleNodes === 0) {
-      violations.push({ rule: 'no-eligible-node', message: `${who ? `${describeContainer(who)}: ` : ''}${e.message}; fix: provision the shim for handler ${q(rc.handler)} on a schedulable node, or change the pod's nodeSelector, affinity or tolerations` })
-    } else if (isDaemonSet) {
-      // The DaemonSet controller ignores the RuntimeClass when it places pods: each targeted node
-      // without the shim would get a pod that is denied again and again.
-      const scheduling = schedulingOf(spec)
-      const p = cluster.placement(rc.name, { ...scheduling, tolerations: [...scheduling.tolerations, ...DAEMONSET_TOLERATIONS] })
+    if (!isDaemonSet) {
+      const e = cluster.eligibility(rc.name, schedulingOf(spec), policy)
+      if (e.eligibleNodes === 0) {
+        violations.push({ rule: 'no-eligible-node', message: `${who ? `${describeContainer(who)}: ` : ''}${e.message}; fix: ${fixForEligibility(e, rc)}` })
+      }
+    } else {
+      // A DaemonSet is judged by where its controller puts pods (its own predicates and tolerations,
+      // never the RuntimeClass): each targeted node without the shim would get a pod that never runs.
+      // Cordoned and NotReady nodes get pods that run (the DaemonSet tolerations); no targeted node at
+      // all means no pod is created, which Kubernetes accepts.
+      const p = cluster.placement(rc.name, schedulingOf(spec), policy)
+      if (p.targeted === 0) warnings.push(`this DaemonSet's pod template (nodeSelector, affinity, tolerations) targets none of the cluster's nodes: no pod runs until a node matches`)
       if (p.ineligible > 0) {
         const selector = Object.entries(rc.nodeSelector).map(([k, v]) => `${k}=${v}`).join(',')
         violations.push({

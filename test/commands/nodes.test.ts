@@ -37,7 +37,7 @@ t.test('--cluster FILE, json', async (t) => {
   t.equal(wasm1.eligibleNodes, 1)
   t.same(
     Object.fromEntries(wasm1.nodes.map((n) => [n.name, n.reason])),
-    { cordoned: 'cordoned', liar: 'noShim', 'linux-1': 'rcNodeSelector', 'not-ready': 'notReady', 'spin-tainted': 'rcNodeSelector', 'wasm-a': null },
+    { cordoned: 'cordoned', liar: 'noShim', 'linux-1': 'rcNodeSelector', 'not-ready': 'taint', 'spin-tainted': 'rcNodeSelector', 'wasm-a': null },
   )
   t.equal(wasm1.nodes.find((n) => n.name === 'wasm-a')?.shimEvidence, 'runtimeHandlers')
 })
@@ -52,7 +52,7 @@ t.test('--policy changes shim detection', async (t) => {
   const out = JSON.parse(r.stdout) as NodesOutput
   t.equal(
     out.runtimeClasses[0]!.message,
-    '1/6 nodes can run RuntimeClass spin-test (handler spin): 1 is not ready, 1 is cordoned, 3 lack the spin shim',
+    '1/6 nodes can run RuntimeClass spin-test (handler spin): 5 lack the spin shim',
   )
 })
 

@@ -34,6 +34,12 @@ export interface PlainCluster {
   eligibleFor?: (runtimeClass: string, pod: PodScheduling) => number
 }
 
+/** decide() must say which policy the eligibility is for (issue 12: no hidden input); the fake insists. */
+function requirePolicy(policy: unknown): void {
+  const p = policy as { trustRuntimeClassNodeSelector?: unknown } | undefined
+  if (typeof p?.trustRuntimeClassNodeSelector !== 'boolean') throw new Error('eligibility/placement called without the policy')
+}
+
 export function cluster(c: PlainCluster): ClusterFacts {
   const total = c.totalNodes ?? 6
   return {
@@ -41,11 +47,13 @@ export function cluster(c: PlainCluster): ClusterFacts {
     runtimeClass: (n) => c.runtimeClasses.find((r) => r.name === n),
     runtimeClasses: () => c.runtimeClasses,
     namespaceLabels: (n) => c.namespaces?.[n] ?? {},
-    placement: (name) => {
+    placement: (name, _pod, policy) => {
+      requirePolicy(policy)
       const misses = c.daemonSetMisses?.[name] ?? []
       return { targeted: total, ineligible: misses.length, ineligibleNames: misses }
     },
-    eligibility: (name, pod): Eligibility => {
+    eligibility: (name, pod, policy): Eligibility => {
+      requirePolicy(policy)
       const rc = c.runtimeClasses.find((r) => r.name === name)
       const n = c.eligibleFor ? c.eligibleFor(name, pod) : pod.nodeName !== undefined ? (c.boundTo?.[name]?.[pod.nodeName] ? 1 : 0) : (c.eligible?.[name] ?? 0)
       return {
@@ -54,7 +62,7 @@ export function cluster(c: PlainCluster): ClusterFacts {
         totalNodes: total,
         eligibleNodes: n,
         eligibleNodeNames: [],
-        reasons: n === total ? [] : [{ reason: `lack the ${rc?.handler} shim`, count: total - n }],
+        reasons: n === total ? [] : [{ reason: `lack the ${rc?.handler} shim`, count: total - n, code: 'noShim', key: '' }],
         message: `${n}/${total} nodes can run RuntimeClass ${name} (handler ${rc?.handler})${n === total ? '' : `: ${total - n} lack the ${rc?.handler} shim`}`,
       }
     },

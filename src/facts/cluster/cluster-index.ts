@@ -10,16 +10,18 @@
  * mutation keeps seeing the old state (the structures a view references are never mutated; a
  * mutation after a snapshot clones only the maps it touches).
  */
-import type { ClusterFacts, Eligibility, Placement, RuntimeClassInfo } from '../../domain/facts.js'
+import type { ClusterFacts, Eligibility, Placement, RuntimeClassInfo, ShimPolicy } from '../../domain/facts.js'
 import type { PodScheduling } from '../../domain/kube.js'
 import type { Policy } from '../../domain/policy.js'
 import { sameNodeSummary, sameStringMap, type NodeSummary } from './node-summary.js'
 import { sameRuntimeClass } from './runtime-class-summary.js'
-import type { ShimPolicy } from './shim-detection.js'
+import { shimPolicyKey, shimPolicyOf } from './shim-detection.js'
 import {
   checkNode,
   checkNodePod,
   checkNodeStatic,
+  computeEligibility,
+  daemonSetTargets,
   effectiveTolerations,
   EligibilityTally,
   missingRuntimeClassEligibility,
@@ -45,6 +47,8 @@ interface State {
   rcs: Map<string, RcState>
   namespaces: Map<string, Record<string, string>>
   shimPolicy: ShimPolicy
+  /** shimPolicyKey(shimPolicy): the policy the candidates were computed under. */
+  shimPolicyKey: string
   known: boolean
 }
 
@@ -75,10 +79,6 @@ const MEMO_LIMIT = 1024
 
 function failureKey(f: NodeFailure): string {
   return `${f.code}\u0000${f.key}`
-}
-
-function shimPolicyOf(p: Pick<Policy, 'trustRuntimeClassNodeSelector' | 'shimLabels'>): ShimPolicy {
-  return { trustRuntimeClassNodeSelector: p.trustRuntimeClassNodeSelector, shimLabels: p.shimLabels ?? [] }
 }
 
 /** The read-only view decide() uses. Every method is a pure read of memory. */
@@ -126,16 +126,25 @@ export class IndexSnapshot implements ClusterFacts {
     return [...this.s.nodes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
-  eligibility(runtimeClassName: string, pod: PodScheduling): Eligibility {
+  /**
+   * Eligibility under the caller's policy. The candidates were precomputed under the index's policy;
+   * when the caller's differs (a policy reload racing a review, a check with another policy file) the
+   * answer is computed by scanning every node under the caller's policy instead. ClusterFacts requires
+   * the policy (decide() passes its own); here it defaults to the index's, for tools and tests.
+   */
+  eligibility(runtimeClassName: string, pod: PodScheduling, policy: ShimPolicy = this.s.shimPolicy): Eligibility {
     let key = this.schedulingKeys.get(pod)
     if (key === undefined) {
       key = JSON.stringify(pod)
       this.schedulingKeys.set(pod, key)
     }
-    key = `${runtimeClassName}\u0000${key}`
+    const policyKey = shimPolicyKey(policy)
+    const own = policyKey === this.s.shimPolicyKey
+    key = `${runtimeClassName}\u0000${key}${own ? '' : `\u0000${policyKey}`}`
     let e = this.answers.get(key)
     if (e === undefined) {
-      e = this.computeEligibility(runtimeClassName, pod)
+      const rs = this.s.rcs.get(runtimeClassName)
+      e = own || !rs ? this.computeEligibility(runtimeClassName, pod) : computeEligibility(this.s.nodes.values(), rs.info, pod, shimPolicyOf(policy))
       if (this.answers.size >= MEMO_LIMIT) this.answers.clear()
       this.answers.set(key, e)
     }
@@ -156,17 +165,22 @@ export class IndexSnapshot implements ClusterFacts {
     return tally.result(this.s.nodes.size)
   }
 
-  placement(runtimeClassName: string, pod: PodScheduling): Placement {
+  /**
+   * The nodes the DaemonSet controller gives a pod from this template (daemonSetTargets: the template's
+   * own selector, affinity and tolerations plus the DaemonSet tolerations; never the RuntimeClass), and
+   * those of them where that pod cannot run: no shim, or not matching the RuntimeClass nodeSelector the
+   * RuntimeClass admission plugin merges into it. Cordoned and NotReady nodes are no misses: the
+   * DaemonSet tolerations cover node.kubernetes.io/unschedulable, and Ready is not a filter.
+   */
+  placement(runtimeClassName: string, pod: PodScheduling, policy: ShimPolicy = this.s.shimPolicy): Placement {
     const rs = this.s.rcs.get(runtimeClassName)
     const out: Placement = { targeted: 0, ineligible: 0, ineligibleNames: [] }
     if (!rs) return out
-    const tolerations = effectiveTolerations(rs.info, pod)
+    const sp = shimPolicyOf(policy)
     for (const node of this.s.nodes.values()) {
-      if (checkNodePod(node, pod, tolerations)) continue
+      if (!daemonSetTargets(node, pod)) continue
       out.targeted++
-      // A DaemonSet pod waits out NotReady and cordoned nodes; a missing shim it never gets past.
-      const f = checkNodeStatic(node, rs.info, this.s.shimPolicy).failure
-      if (f && (f.code === 'noShim' || f.code === 'rcNodeSelector')) {
+      if (checkNodeStatic(node, rs.info, sp).failure) {
         out.ineligible++
         out.ineligibleNames.push(node.name)
       }
@@ -176,10 +190,11 @@ export class IndexSnapshot implements ClusterFacts {
   }
 
   /** Per-node verdicts for one RuntimeClass (for the `nodes` CLI; O(N)). */
-  checkNodes(runtimeClassName: string, pod: PodScheduling): NodeCheck[] | undefined {
+  checkNodes(runtimeClassName: string, pod: PodScheduling, policy: ShimPolicy = this.s.shimPolicy): NodeCheck[] | undefined {
     const rs = this.s.rcs.get(runtimeClassName)
     if (!rs) return undefined
-    return this.nodes().map((n) => checkNode(n, rs.info, pod, this.s.shimPolicy))
+    const sp = shimPolicyOf(policy)
+    return this.nodes().map((n) => checkNode(n, rs.info, pod, sp))
   }
 }
 
@@ -194,8 +209,8 @@ export class ClusterIndex {
     const p = policy()
     this.lastPolicy = p
     const sp = shimPolicyOf(p)
-    this.lastPolicyKey = JSON.stringify(sp)
-    this.state = { nodes: new Map(), rcs: new Map(), namespaces: new Map(), shimPolicy: sp, known: false }
+    this.lastPolicyKey = shimPolicyKey(sp)
+    this.state = { nodes: new Map(), rcs: new Map(), namespaces: new Map(), shimPolicy: sp, shimPolicyKey: this.lastPolicyKey, known: false }
   }
 
   // ------------------------------------------------------------ reads
@@ -286,10 +301,12 @@ export class ClusterIndex {
     if (p === this.lastPolicy) return
     this.lastPolicy = p
     const sp = shimPolicyOf(p)
-    const key = JSON.stringify(sp)
+    const key = shimPolicyKey(sp)
     if (key === this.lastPolicyKey) return
     this.lastPolicyKey = key
-    this.w().shimPolicy = sp
+    const w = this.w()
+    w.shimPolicy = sp
+    w.shimPolicyKey = key
     const rcs = this.wRcs()
     for (const [name, r] of rcs) rcs.set(name, this.buildRc(r.info))
   }

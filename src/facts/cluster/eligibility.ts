@@ -1,17 +1,28 @@
 /**
- * Node eligibility for a pod under a RuntimeClass, scheduler style. Pure.
+ * Node eligibility for a pod under a RuntimeClass: the filters Kubernetes itself applies, with the
+ * shim added. Pure. Every rule below mirrors Kubernetes v1.36.3 source (paths relative to
+ * k8s.io/kubernetes unless noted) and is checked against the real kube-scheduler, kube-controller-manager
+ * and apiserver by test/reliability/scheduler-differential.test.ts; docs/cluster-facts.md has the table.
  *
  * A node is eligible when, in this order (a node is counted under its FIRST failing reason):
- *   1. notReady        Ready condition is True
- *   2. cordoned        spec.unschedulable is not set
- *   3. noShim          the shim for the handler is present (shim-detection.ts)
- *   4. rcNodeSelector  labels match RuntimeClass scheduling.nodeSelector
- *   5. podNodeName     the node is the pod's spec.nodeName, when set
- *   6. podNodeSelector labels match the pod's nodeSelector
- *   7. podAffinity     the pod's required node affinity (terms ORed, expressions ANDed)
- *   8. taint           every NoSchedule/NoExecute taint is tolerated by the pod's tolerations plus
- *                      the RuntimeClass scheduling.tolerations
- * Steps 1-4 do not depend on the pod (cluster-index precomputes them per RuntimeClass).
+ *   1. noShim          the shim for the handler is present (shim-detection.ts)
+ *   2. rcNodeSelector  labels match RuntimeClass scheduling.nodeSelector (the RuntimeClass admission
+ *                      plugin merges it into the pod's nodeSelector: plugin/pkg/admission/runtimeclass)
+ *   3. cordoned        scheduled pods only: spec.unschedulable is not set, or the pod tolerates
+ *                      node.kubernetes.io/unschedulable:NoSchedule
+ *                      (pkg/scheduler/framework/plugins/nodeunschedulable/node_unschedulable.go)
+ *   4. podNodeName     pods with spec.nodeName: the node is that node
+ *   5. podNodeSelector labels match the pod's nodeSelector
+ *   6. podAffinity     the pod's required node affinity (terms ORed, requirements ANDed;
+ *                      staging/src/k8s.io/component-helpers/scheduling/corev1/nodeaffinity)
+ *   7. taint           every taint the component checks is tolerated by the pod's tolerations plus the
+ *                      RuntimeClass scheduling.tolerations: NoSchedule and NoExecute for the scheduler
+ *                      (pkg/scheduler/framework/plugins/tainttoleration, helper/taint.go), NoExecute
+ *                      only for the kubelet admitting a spec.nodeName pod (pkg/kubelet/lifecycle/predicate.go
+ *                      generalFilter)
+ * The Ready condition is not a check: the scheduler never reads it; the node lifecycle controller turns
+ * NotReady/Unreachable into the node.kubernetes.io/not-ready and .../unreachable taints, which step 7 sees.
+ * Steps 1-2 do not depend on the pod (cluster-index precomputes them per RuntimeClass).
  */
 import type { Eligibility, RuntimeClassInfo } from '../../domain/facts.js'
 import type { NodeSelectorRequirement, NodeSelectorTerm, PodScheduling, Taint, Toleration } from '../../domain/kube.js'
@@ -20,10 +31,9 @@ import { formatSelector, formatTaint } from './node-summary.js'
 import { detectShim, labelsMatch, type ShimPolicy, type ShimVerdict } from './shim-detection.js'
 
 export const REASON_CODES = [
-  'notReady',
-  'cordoned',
   'noShim',
   'rcNodeSelector',
+  'cordoned',
   'podNodeName',
   'podNodeSelector',
   'podAffinity',
@@ -49,7 +59,11 @@ export interface NodeCheck {
 
 // ------------------------------------------------------------------ tolerations / taints
 
-/** Kubernetes `Toleration.ToleratesTaint` (k8s.io/api/core/v1/toleration.go), exactly. */
+/**
+ * Kubernetes `Toleration.ToleratesTaint` (staging/src/k8s.io/api/core/v1/toleration.go), exactly. The
+ * Lt/Gt operators exist behind the alpha gate TaintTolerationComparisonOperators (off by default in
+ * v1.36, and the apiserver rejects them then), so they tolerate nothing here.
+ */
 export function toleratesTaint(tol: Toleration, taint: Taint): boolean {
   if (tol.effect && tol.effect !== taint.effect) return false
   if (tol.key && tol.key !== taint.key) return false
@@ -64,34 +78,64 @@ export function toleratesTaint(tol: Toleration, taint: Taint): boolean {
   }
 }
 
-/** Only NoSchedule and NoExecute taints keep a pod off a node (PreferNoSchedule is a preference). */
+/**
+ * Taints the scheduler's TaintToleration filter and the DaemonSet controller check: NoSchedule and
+ * NoExecute (pkg/scheduler/framework/plugins/helper/taint.go DoNotScheduleTaintsFilterFunc).
+ * PreferNoSchedule never blocks.
+ */
 export function isBlockingTaint(t: Taint): boolean {
   return t.effect === 'NoSchedule' || t.effect === 'NoExecute'
 }
 
-/** The first blocking taint no toleration tolerates, or undefined. */
-export function firstUntoleratedTaint(taints: Taint[], tolerations: Toleration[]): Taint | undefined {
+/** Taints the kubelet checks when it admits a pod: NoExecute only (pkg/kubelet/lifecycle/predicate.go generalFilter). */
+export function isKubeletAdmissionTaint(t: Taint): boolean {
+  return t.effect === 'NoExecute'
+}
+
+/** The first taint passing `filter` that no toleration tolerates, or undefined (v1helper.FindMatchingUntoleratedTaint). */
+export function firstUntoleratedTaint(taints: Taint[], tolerations: readonly Toleration[], filter: (t: Taint) => boolean = isBlockingTaint): Taint | undefined {
   for (const t of taints) {
-    if (!isBlockingTaint(t)) continue
+    if (!filter(t)) continue
     if (!tolerations.some((tol) => toleratesTaint(tol, t))) return t
   }
   return undefined
 }
 
+/** The taint a cordoned node is treated as having (NodeUnschedulable filter; v1.TaintNodeUnschedulable). */
+export const UNSCHEDULABLE_TAINT: Taint = Object.freeze({ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }) as Taint
+
+/**
+ * Tolerations the DaemonSet controller adds to every pod it creates and uses when it decides which
+ * nodes get one (pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations; the
+ * network-unavailable one only with hostNetwork, which PodScheduling does not carry).
+ */
+export const DAEMONSET_TOLERATIONS: readonly Toleration[] = Object.freeze([
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+] as Toleration[])
+
 // ------------------------------------------------------------------ node affinity
 
 const INT_RE = /^[+-]?\d+$/
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
 
+/** Go's strconv.ParseInt(s, 10, 64): an optional sign, decimal digits, within int64. */
 function parseInt64(s: string): bigint | undefined {
   if (!INT_RE.test(s)) return undefined
-  try {
-    return BigInt(s)
-  } catch {
-    return undefined
-  }
+  const n = BigInt(s)
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n
 }
 
-/** One requirement against a value (label value or field value; undefined = absent). */
+/**
+ * One label requirement against a value (undefined = label absent), as apimachinery's
+ * labels.Requirement.Matches. A requirement that does not parse (Gt/Lt without exactly one integer)
+ * makes its term fail, as NewLazyErrorNodeSelector does.
+ */
 export function requirementMatches(req: NodeSelectorRequirement, present: boolean, value: string | undefined): boolean {
   const values = req.values ?? []
   switch (req.operator) {
@@ -117,6 +161,18 @@ export function requirementMatches(req: NodeSelectorRequirement, present: boolea
 }
 
 /**
+ * One matchFields requirement: only `metadata.name`, only In/NotIn with exactly one value
+ * (nodeaffinity.go nodeSelectorRequirementsAsFieldSelector); anything else fails the term.
+ */
+function fieldMatches(req: NodeSelectorRequirement, nodeName: string): boolean {
+  const values = req.values ?? []
+  if (req.key !== 'metadata.name' || values.length !== 1) return false
+  if (req.operator === 'In') return nodeName === values[0]
+  if (req.operator === 'NotIn') return nodeName !== values[0]
+  return false
+}
+
+/**
  * One NodeSelectorTerm: all matchExpressions (labels) and matchFields (only `metadata.name`) must
  * match. A term with neither matches no node (as in Kubernetes).
  */
@@ -128,10 +184,7 @@ export function termMatches(term: NodeSelectorTerm, node: Pick<NodeSummary, 'nam
     const present = Object.hasOwn(node.labels, r.key)
     if (!requirementMatches(r, present, present ? node.labels[r.key] : undefined)) return false
   }
-  for (const r of fields) {
-    if (r.key !== 'metadata.name') return false
-    if (!requirementMatches(r, true, node.name)) return false
-  }
+  for (const r of fields) if (!fieldMatches(r, node.name)) return false
   return true
 }
 
@@ -143,11 +196,9 @@ export function nodeAffinityMatches(terms: NodeSelectorTerm[], node: Pick<NodeSu
 
 // ------------------------------------------------------------------ checks
 
-/** Steps 1-4 (pod-independent). */
+/** Steps 1-2 (pod-independent). */
 export function checkNodeStatic(node: NodeSummary, rc: RuntimeClassInfo, policy: ShimPolicy): { failure?: NodeFailure; shim: ShimVerdict } {
   const shim = detectShim(node, rc, policy)
-  if (!node.ready) return { failure: { code: 'notReady', key: '' }, shim }
-  if (node.unschedulable) return { failure: { code: 'cordoned', key: '' }, shim }
   if (!shim.present) {
     // A trusted RuntimeClass selector that the node does not match is reported as a selector miss.
     if (shim.evidence === 'runtimeClassNodeSelector') return { failure: { code: 'rcNodeSelector', key: formatSelector(rc.nodeSelector) }, shim }
@@ -157,32 +208,60 @@ export function checkNodeStatic(node: NodeSummary, rc: RuntimeClassInfo, policy:
   return { shim }
 }
 
-/** Tolerations that count for a pod under a RuntimeClass. */
+/** Tolerations that count for a pod under a RuntimeClass (the RuntimeClass admission plugin merges them). */
 export function effectiveTolerations(rc: RuntimeClassInfo, pod: PodScheduling): Toleration[] {
   return rc.tolerations.length === 0 ? pod.tolerations : [...pod.tolerations, ...rc.tolerations]
 }
 
-/** Steps 5-8 for a node that passed steps 1-4. */
-export function checkNodePod(node: NodeSummary, pod: PodScheduling, tolerations: Toleration[]): NodeFailure | undefined {
-  if (pod.nodeName && node.name !== pod.nodeName) return { code: 'podNodeName', key: pod.nodeName }
+/** True when the pod names its node (spec.nodeName): the scheduler never sees it, the kubelet admits it. */
+export function isBound(pod: PodScheduling): boolean {
+  return pod.nodeName !== undefined && pod.nodeName !== ''
+}
+
+/**
+ * Steps 3-7 for a node that passed steps 1-2. A pod without spec.nodeName is judged as the scheduler's
+ * filters judge it (NodeUnschedulable, NodeName, NodeAffinity, TaintToleration); a pod with
+ * spec.nodeName as the kubelet's admission does (pkg/kubelet/lifecycle/predicate.go generalFilter ->
+ * pkg/scheduler/eventhandlers.go AdmissionCheck: node affinity incl. nodeSelector, node name, ports and
+ * resources; then NoExecute taints only; cordoning and NoSchedule taints do not apply).
+ */
+export function checkNodePod(node: NodeSummary, pod: PodScheduling, tolerations: readonly Toleration[]): NodeFailure | undefined {
+  const bound = isBound(pod)
+  if (bound) {
+    if (node.name !== pod.nodeName) return { code: 'podNodeName', key: pod.nodeName! }
+  } else if (node.unschedulable && !tolerations.some((tol) => toleratesTaint(tol, UNSCHEDULABLE_TAINT))) {
+    return { code: 'cordoned', key: '' }
+  }
   if (!labelsMatch(node.labels, pod.nodeSelector)) return { code: 'podNodeSelector', key: formatSelector(pod.nodeSelector) }
   if (!nodeAffinityMatches(pod.requiredNodeAffinity, node)) return { code: 'podAffinity', key: '' }
-  const t = firstUntoleratedTaint(node.taints, tolerations)
+  const t = firstUntoleratedTaint(node.taints, tolerations, bound ? isKubeletAdmissionTaint : isBlockingTaint)
   if (t) return { code: 'taint', key: formatTaint(t) }
   return undefined
+}
+
+/**
+ * Would the DaemonSet controller create a pod from this template for this node?
+ * pkg/controller/daemon/daemon_controller.go NodeShouldRunDaemonPod + predicates: the template's
+ * spec.nodeName, its nodeSelector and required node affinity, and its NoSchedule/NoExecute taints
+ * with the template's tolerations plus DAEMONSET_TOLERATIONS. Not the RuntimeClass (neither its
+ * nodeSelector nor its tolerations), not cordoning, not Ready.
+ */
+export function daemonSetTargets(node: NodeSummary, template: PodScheduling): boolean {
+  if (isBound(template) && template.nodeName !== node.name) return false
+  if (!labelsMatch(node.labels, template.nodeSelector)) return false
+  if (!nodeAffinityMatches(template.requiredNodeAffinity, node)) return false
+  return firstUntoleratedTaint(node.taints, [...template.tolerations, ...DAEMONSET_TOLERATIONS], isBlockingTaint) === undefined
 }
 
 export function describeFailure(f: NodeFailure, rc: RuntimeClassInfo, count = 1): string {
   const one = count === 1
   switch (f.code) {
-    case 'notReady':
-      return one ? 'is not ready' : 'are not ready'
-    case 'cordoned':
-      return one ? 'is cordoned' : 'are cordoned'
     case 'noShim':
       return `${one ? 'lacks' : 'lack'} the ${rc.handler} shim`
     case 'rcNodeSelector':
       return `${one ? 'does' : 'do'} not match nodeSelector ${f.key}`
+    case 'cordoned':
+      return `${one ? 'is' : 'are'} cordoned`
     case 'podNodeName':
       return `${one ? 'is' : 'are'} not the pod's spec.nodeName ${f.key}`
     case 'podNodeSelector':
@@ -198,12 +277,13 @@ export function describeFailure(f: NodeFailure, rc: RuntimeClassInfo, count = 1)
 export function checkNode(node: NodeSummary, rc: RuntimeClassInfo, pod: PodScheduling, policy: ShimPolicy): NodeCheck {
   const st = checkNodeStatic(node, rc, policy)
   const failure = st.failure ?? checkNodePod(node, pod, effectiveTolerations(rc, pod))
-  if (!failure) return { node: node.name, eligible: true, shim: st.shim, detail: `eligible (shim: ${st.shim.detail})` }
+  const notReady = node.ready ? '' : "; Ready is not True (kube-scheduler does not read Ready: the node lifecycle controller's node.kubernetes.io/not-ready taint keeps pods off)"
+  if (!failure) return { node: node.name, eligible: true, shim: st.shim, detail: `eligible (shim: ${st.shim.detail})${notReady}` }
   let detail = describeFailure(failure, rc)
   if (failure.code === 'noShim') detail += ` (${st.shim.detail})`
   else if (failure.code === 'rcNodeSelector' && st.shim.evidence === 'runtimeClassNodeSelector') detail += ' (and nothing else shows the shim)'
-  else if (failure.code === 'notReady' || failure.code === 'cordoned') detail += `; shim: ${st.shim.present ? st.shim.detail : 'not shown'}`
-  return { node: node.name, eligible: false, failure, shim: st.shim, detail }
+  else if (failure.code === 'cordoned') detail += `; shim: ${st.shim.present ? st.shim.detail : 'not shown'}`
+  return { node: node.name, eligible: false, failure, shim: st.shim, detail: detail + notReady }
 }
 
 // ------------------------------------------------------------------ aggregation

@@ -15,7 +15,7 @@
  *     when policy.trustRuntimeClassNodeSelector is true (and the selector is not empty: k3s creates
  *     RuntimeClasses without one whether or not a node has the shim).
  */
-import type { RuntimeClassInfo } from '../../domain/facts.js'
+import type { RuntimeClassInfo, ShimPolicy } from '../../domain/facts.js'
 import type { ShimLabel } from '../../domain/policy.js'
 import type { NodeSummary } from './node-summary.js'
 import { formatSelector } from './node-summary.js'
@@ -37,9 +37,16 @@ export interface ShimVerdict {
   detail: string
 }
 
-export interface ShimPolicy {
-  trustRuntimeClassNodeSelector: boolean
-  shimLabels: ShimLabel[]
+export type { ShimPolicy }
+
+/** The shim-relevant part of a policy, as a value that compares by content. */
+export function shimPolicyOf(p: ShimPolicy): ShimPolicy {
+  return { trustRuntimeClassNodeSelector: p.trustRuntimeClassNodeSelector, shimLabels: p.shimLabels ?? [] }
+}
+
+/** A string equal for two policies when shim detection answers the same under both (compared by content). */
+export function shimPolicyKey(p: ShimPolicy): string {
+  return JSON.stringify(shimPolicyOf(p))
 }
 
 export const RCM_PROVISIONED = 'provisioned'

@@ -58,6 +58,9 @@ t.test('requirementMatches', async (t) => {
     ['Gt big int64', [{ key: 'k', operator: 'Gt', values: ['9007199254740993'] }, true, '9007199254740994'], true],
     ['Lt less', [{ key: 'k', operator: 'Lt', values: ['5'] }, true, '-1'], true],
     ['Lt greater', [{ key: 'k', operator: 'Lt', values: ['5'] }, true, '10'], false],
+    // strconv.ParseInt(s, 10, 64): out of int64 range does not parse, so the requirement fails
+    ['Gt label beyond int64', [{ key: 'k', operator: 'Gt', values: ['5'] }, true, '9223372036854775808'], false],
+    ['Lt value beyond int64', [{ key: 'k', operator: 'Lt', values: ['99999999999999999999'] }, true, '1'], false],
   ]
   for (const [name, args, want] of cases) t.equal(requirementMatches(...args), want, name)
 })
@@ -77,6 +80,8 @@ t.test('nodeAffinityMatches: terms ORed, expressions ANDed, matchFields', async 
     ['matchFields metadata.name In', [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-1'] }] }], true],
     ['matchFields metadata.name NotIn', [{ matchFields: [{ key: 'metadata.name', operator: 'NotIn', values: ['node-1'] }] }], false],
     ['matchFields unknown field', [{ matchFields: [{ key: 'spec.x', operator: 'In', values: ['x'] }] }], false],
+    ['matchFields Exists does not parse (only In/NotIn)', [{ matchFields: [{ key: 'metadata.name', operator: 'Exists' }] }], false],
+    ['matchFields In with two values does not parse', [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-1', 'x'] }] }], false],
     [
       'expressions and fields ANDed',
       [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }], matchFields: [{ key: 'metadata.name', operator: 'In', values: ['other'] }] }],
@@ -94,9 +99,39 @@ t.test('checkNode table', async (t) => {
   const good = { labels: { spin: 'yes' }, runtimeHandlers: ['', 'runc', 'spin'] }
   const cases: Array<{ name: string; n: ReturnType<typeof node>; p?: ReturnType<typeof pod>; r?: ReturnType<typeof rc>; policy?: typeof trust; want: ReasonCode | 'eligible' }> = [
     { name: 'all good', n: node('n', good), want: 'eligible' },
-    { name: 'not ready', n: node('n', { ...good, ready: false }), want: 'notReady' },
-    { name: 'not ready wins over cordoned and no shim', n: node('n', { ready: false, unschedulable: true }), want: 'notReady' },
+    // kube-scheduler never reads the Ready condition (the node lifecycle controller's not-ready taint blocks)
+    { name: 'not ready, no taint: the scheduler would place it', n: node('n', { ...good, ready: false }), want: 'eligible' },
+    { name: 'not ready with the not-ready taint', n: node('n', { ...good, ready: false, taints: [taint('node.kubernetes.io/not-ready', undefined, 'NoSchedule')] }), want: 'taint' },
+    { name: 'no shim (trusted selector miss) wins over cordoned', n: node('n', { ready: false, unschedulable: true }), want: 'rcNodeSelector' },
+    { name: 'no shim wins over cordoned', n: node('n', { runtimeHandlers: ['runc'], unschedulable: true }), want: 'noShim' },
     { name: 'cordoned', n: node('n', { ...good, unschedulable: true }), want: 'cordoned' },
+    // NodeUnschedulable: a pod tolerating node.kubernetes.io/unschedulable:NoSchedule passes a cordoned node
+    {
+      name: 'cordoned, pod tolerates node.kubernetes.io/unschedulable',
+      n: node('n', { ...good, unschedulable: true }),
+      p: pod({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] }),
+      want: 'eligible',
+    },
+    { name: 'cordoned, wildcard toleration', n: node('n', { ...good, unschedulable: true }), p: pod({ tolerations: [{ operator: 'Exists' }] }), want: 'eligible' },
+    {
+      name: 'cordoned, toleration for NoExecute only does not count',
+      n: node('n', { ...good, unschedulable: true }),
+      p: pod({ tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoExecute' }] }),
+      want: 'cordoned',
+    },
+    {
+      name: 'cordoned, RuntimeClass toleration counts (merged by the RuntimeClass admission plugin)',
+      n: node('n', { ...good, unschedulable: true }),
+      r: rc('spin-test', 'spin', { spin: 'yes' }, { tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists' }] }),
+      want: 'eligible',
+    },
+    // spec.nodeName: the kubelet admits the pod: no cordon check, NoExecute taints only
+    { name: 'nodeName: another node', n: node('n', good), p: pod({ nodeName: 'm' }), want: 'podNodeName' },
+    { name: 'nodeName: cordoned node admits', n: node('n', { ...good, unschedulable: true }), p: pod({ nodeName: 'n' }), want: 'eligible' },
+    { name: 'nodeName: NoSchedule taint is not checked', n: node('n', { ...good, taints: [taint('wasm', 'true', 'NoSchedule')] }), p: pod({ nodeName: 'n' }), want: 'eligible' },
+    { name: 'nodeName: NoExecute taint is', n: node('n', { ...good, taints: [taint('wasm', 'true', 'NoExecute')] }), p: pod({ nodeName: 'n' }), want: 'taint' },
+    { name: 'nodeName: nodeSelector still checked', n: node('n', good), p: pod({ nodeName: 'n', nodeSelector: { disk: 'ssd' } }), want: 'podNodeSelector' },
+    { name: 'nodeName: the shim still matters', n: node('n', { labels: { spin: 'yes' }, runtimeHandlers: ['runc'] }), p: pod({ nodeName: 'n' }), want: 'noShim' },
     { name: 'runtimeHandlers lack spin', n: node('n', { labels: { spin: 'yes' }, runtimeHandlers: ['runc'] }), want: 'noShim' },
     {
       name: 'runtimeHandlers has spin but RC selector label missing',
@@ -188,14 +223,14 @@ t.test('scheduler-style message, first failing reason only', async (t) => {
     ...nodes,
     node('g', { runtimeHandlers: ['spin'], labels: { spin: 'yes' } }),
     node('h', { labels: { spin: 'yes' } }),
-    node('i', { labels: { spin: 'yes' }, ready: false }),
+    node('i', { labels: { spin: 'yes' }, ready: false, taints: [taint('node.kubernetes.io/not-ready', undefined, 'NoSchedule')] }),
     node('j', { labels: { spin: 'yes' }, unschedulable: true }),
     node('k', { labels: { spin: 'yes' }, unschedulable: true }),
   ]
   const e2 = computeEligibility(more, spinTest, pod({ tolerations: [{ key: 'wasm', operator: 'Exists' }] }), trust)
   t.equal(
     e2.message,
-    '3/11 nodes can run RuntimeClass spin-test (handler spin): 1 is not ready, 2 are cordoned, 2 lack the spin shim, 3 do not match nodeSelector spin=yes',
+    '3/11 nodes can run RuntimeClass spin-test (handler spin): 2 lack the spin shim, 3 do not match nodeSelector spin=yes, 2 are cordoned, 1 has untolerated taint node.kubernetes.io/not-ready:NoSchedule',
   )
   t.same(e2.eligibleNodeNames, ['f', 'g', 'h'])
 

@@ -54,6 +54,6 @@ export function nodeJson(name: string, o: {
 /** The seed-tutorial cluster (6 nodes, wasm1 and spin-test) and its expected messages. */
 export const SEED_FILE = join(import.meta.dirname, '../../fixtures/cluster/seed-cluster.yaml')
 export const SEED_WASM1 =
-  '1/6 nodes can run RuntimeClass wasm1 (handler wasmtime): 1 is not ready, 1 is cordoned, 1 lacks the wasmtime shim, 2 do not match nodeSelector wasmtime-enabled=yes'
+  '1/6 nodes can run RuntimeClass wasm1 (handler wasmtime): 1 lacks the wasmtime shim, 2 do not match nodeSelector wasmtime-enabled=yes, 1 is cordoned, 1 has untolerated taint node.kubernetes.io/not-ready:NoSchedule'
 export const SEED_SPIN =
-  '1/6 nodes can run RuntimeClass spin-test (handler spin): 1 is not ready, 1 is cordoned, 1 lacks the spin shim, 1 does not match nodeSelector spin=yes, 1 has untolerated taint wasm=true:NoSchedule'
+  '1/6 nodes can run RuntimeClass spin-test (handler spin): 1 lacks the spin shim, 2 do not match nodeSelector spin=yes, 1 is cordoned, 1 has untolerated taint wasm=true:NoSchedule'

@@ -1,0 +1,271 @@
+/**
+ * Differential test: wasm-admission's node eligibility against the REAL kube-scheduler (the version
+ * in test/harness/versions.env), which is the oracle. Kubernetes decides; a disagreement is a bug in
+ * the project, never in the test.
+ *
+ * For each generated case (1-4 nodes with labels, taints of every effect, cordoned or not, Ready or
+ * not, the shim shown by status.runtimeHandlers or an installer label; a RuntimeClass with
+ * scheduling.nodeSelector/tolerations; a pod's nodeSelector, required node affinity with every
+ * operator and matchFields, tolerations incl. the wildcard and node.kubernetes.io/unschedulable):
+ *  - the real scheduler is asked about every node: one probe pod per node, pinned to it by adding a
+ *    `matchFields metadata.name In [node]` requirement to each of the pod's terms. The webhook is not
+ *    registered; the apiserver's RuntimeClass admission plugin merges the class's nodeSelector and
+ *    tolerations into the probe as it does in production (or rejects it on a nodeSelector conflict).
+ *    A probe that gets bound means "feasible"; PodScheduled=False/Unschedulable means "not feasible";
+ *  - wasm-admission's answer is the eligible node set computed by computeEligibility and by the
+ *    ClusterIndex snapshot the webhook uses, every node having the shim.
+ * Cases run in batches on one control plane (distinct node names per case).
+ *
+ * Budget: WASM_ADMISSION_DIFF_CASES cases (default 300); e.g.
+ *   WASM_ADMISSION_DIFF_CASES=3000 scripts/test.sh test/reliability/scheduler-differential.test.ts
+ * The seed is printed; replay with WASM_ADMISSION_FUZZ_SEED=<seed>.
+ */
+import t from 'tap'
+import fc from 'fast-check'
+import { controlPlaneToolsAvailable, startControlPlane } from '../harness/control-plane.js'
+import { ApiError, kubeRest, mapLimit, type KubeRest } from '../harness/kube-rest.js'
+import { waitFor } from '../harness/process.js'
+import {
+  generatedNodeArb,
+  nodeObject,
+  podSchedulingArb,
+  podSpecSchedulingFields,
+  runtimeClassSchedulingArb,
+  type GeneratedNode,
+} from '../helpers/arbitraries.js'
+import type { NodeSelectorTerm, PodScheduling, Toleration } from '../../src/domain/kube.js'
+import { summarizeNode, type NodeSummary } from '../../src/facts/cluster/node-summary.js'
+import { summarizeRuntimeClass } from '../../src/facts/cluster/runtime-class-summary.js'
+import { computeEligibility } from '../../src/facts/cluster/eligibility.js'
+import { detectShim, type ShimPolicy } from '../../src/facts/cluster/shim-detection.js'
+import { ClusterIndex } from '../../src/facts/cluster/cluster-index.js'
+import { schedulingOf } from '../../src/policy/decide.js'
+import { defaultPolicy } from '../../src/policy/defaults.js'
+import { Ledger } from './helpers.js'
+
+const CASES = Number(process.env.WASM_ADMISSION_DIFF_CASES ?? '300')
+const SEED = process.env.WASM_ADMISSION_FUZZ_SEED !== undefined ? Number(process.env.WASM_ADMISSION_FUZZ_SEED) : Date.now() % 2 ** 31
+/** Cases per batch: all their nodes, then all their probes, are created at once. */
+const BATCH = 75
+const HANDLER = 'spin'
+const NODE_SLOTS = ['n0', 'n1', 'n2', 'n3'] as const
+
+const required = process.env.WASM_ADMISSION_REQUIRE_CLUSTER === '1'
+const available = controlPlaneToolsAvailable(false, true)
+if (!available && required) t.fail('kube-scheduler or the control plane is not built (run scripts/build-tools.sh) and WASM_ADMISSION_REQUIRE_CLUSTER=1')
+const skip = available ? false : 'control-plane tools not built: run scripts/build-tools.sh'
+
+// ------------------------------------------------------------------ cases
+
+export interface SchedulingCase {
+  nodes: GeneratedNode[]
+  rc: { nodeSelector: Record<string, string>; tolerations: Toleration[] }
+  pod: PodScheduling
+}
+
+export const schedulingCaseArb: fc.Arbitrary<SchedulingCase> = fc.integer({ min: 1, max: NODE_SLOTS.length }).chain((k) =>
+  fc.record({
+    nodes: fc.tuple(...NODE_SLOTS.slice(0, k).map((n) => generatedNodeArb(n))),
+    rc: runtimeClassSchedulingArb,
+    pod: podSchedulingArb(NODE_SLOTS),
+  }),
+)
+
+/** A case with its names made unique in the cluster (`<id>-n0`, ...). */
+interface Materialised {
+  id: string
+  c: SchedulingCase
+  rcName: string
+  nodes: Array<{ name: string; object: ReturnType<typeof nodeObject> }>
+  pod: PodScheduling
+}
+
+function materialise(id: string, c: SchedulingCase): Materialised {
+  const rename = (n: string): string => `${id}-${n}`
+  const pod: PodScheduling = structuredClone(c.pod)
+  for (const term of pod.requiredNodeAffinity) for (const f of term.matchFields ?? []) f.values = (f.values ?? []).map(rename)
+  return {
+    id,
+    c,
+    rcName: `${id}-rc`,
+    nodes: c.nodes.map((n) => ({ name: rename(n.name), object: nodeObject({ ...n, name: rename(n.name) }, HANDLER) })),
+    pod,
+  }
+}
+
+/** The pod's terms, each ANDed with `metadata.name In [node]` (an empty term stays empty: it matches nothing). */
+function pinnedAffinity(terms: NodeSelectorTerm[], node: string): NodeSelectorTerm[] {
+  const pin = { key: 'metadata.name', operator: 'In' as const, values: [node] }
+  if (terms.length === 0) return [{ matchFields: [pin] }]
+  return terms.map((t) => ((t.matchExpressions ?? []).length === 0 && (t.matchFields ?? []).length === 0 ? t : { ...t, matchFields: [...(t.matchFields ?? []), pin] }))
+}
+
+function probePod(m: Materialised, node: string, batch: string): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `${node}-probe`, namespace: 'default', labels: { 'wasm-admission.test/batch': batch } },
+    spec: {
+      containers: [{ name: 'c', image: 'registry.invalid/probe:1' }],
+      runtimeClassName: m.rcName,
+      terminationGracePeriodSeconds: 0,
+      ...podSpecSchedulingFields({ ...m.pod, requiredNodeAffinity: pinnedAffinity(m.pod.requiredNodeAffinity, node) }),
+    },
+  }
+}
+
+// ------------------------------------------------------------------ the real cluster
+
+interface Verdict {
+  feasible: boolean
+  /** The scheduler's message (Unschedulable) or the apiserver's (rejected at admission). */
+  why: string
+}
+
+async function createNodes(api: KubeRest, nodes: Materialised['nodes']): Promise<void> {
+  await mapLimit(nodes, 8, async ({ name, object }) => {
+    await api.call('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: object.metadata, spec: object.spec })
+    // status is ignored on create: it goes through the status subresource, as a kubelet writes it
+    await api.call('PATCH', `/api/v1/nodes/${name}/status`, { status: object.status }, 'application/merge-patch+json')
+  })
+}
+
+type PodJson = { metadata: { name: string }; spec: { nodeName?: string }; status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } }
+
+/**
+ * Creates the probes and waits until each is bound or Unschedulable. Returns verdicts per node name.
+ * Before the probes, a barrier node + pod proves the scheduler's cache has every node status of the
+ * batch (one watch stream delivers node events in order).
+ */
+async function askScheduler(api: KubeRest, batch: string, cases: Materialised[], results: Map<string, Verdict>): Promise<void> {
+  const barrier = `${batch}-barrier`
+  await createNodes(api, [{ name: barrier, object: nodeObject({ name: barrier, labels: {}, taints: [], unschedulable: false, ready: true, shim: 'runtimeHandlers' }, HANDLER) }])
+  await api.call('POST', '/api/v1/namespaces/default/pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: barrier, namespace: 'default' },
+    spec: { containers: [{ name: 'c', image: 'registry.invalid/probe:1' }], nodeSelector: {}, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: pinnedAffinity([], barrier) } } }, terminationGracePeriodSeconds: 0 },
+  })
+  await waitFor(`barrier pod ${barrier} bound`, async () => ((await api.call<PodJson>('GET', `/api/v1/namespaces/default/pods/${barrier}`)).spec.nodeName ? true : undefined), 120_000)
+
+  const probes = cases.flatMap((m) => m.nodes.map((n) => ({ m, node: n.name })))
+  const pending = new Set<string>()
+  await mapLimit(probes, 8, async ({ m, node }) => {
+    try {
+      await api.call('POST', '/api/v1/namespaces/default/pods', probePod(m, node, batch))
+      pending.add(`${node}-probe`)
+    } catch (err) {
+      // The RuntimeClass admission plugin forbids a pod whose nodeSelector conflicts with the class's.
+      if (err instanceof ApiError && err.status === 403 && /conflict: runtimeClass\.scheduling\.nodeSelector/.test(err.body)) {
+        results.set(node, { feasible: false, why: `rejected by the apiserver: ${JSON.parse(err.body).message}` })
+      } else throw err
+    }
+  })
+  await waitFor(
+    `${pending.size} probes of ${batch} decided by the scheduler`,
+    async () => {
+      const list = await api.call<{ items: PodJson[] }>('GET', `/api/v1/namespaces/default/pods?labelSelector=wasm-admission.test%2Fbatch%3D${batch}`)
+      for (const p of list.items) {
+        if (!pending.has(p.metadata.name)) continue
+        const node = p.metadata.name.slice(0, -'-probe'.length)
+        const unsched = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')
+        if (p.spec.nodeName) {
+          if (p.spec.nodeName !== node) throw new Error(`probe ${p.metadata.name} bound to ${p.spec.nodeName}, not its node`)
+          results.set(node, { feasible: true, why: 'bound' })
+        } else if (unsched) {
+          // Resources and ports are generous; any other reason would make the verdict meaningless.
+          if (/Insufficient|free ports/.test(unsched.message ?? '')) throw new Error(`probe ${p.metadata.name} failed for resources: ${unsched.message}`)
+          results.set(node, { feasible: false, why: unsched.message ?? '' })
+        } else continue
+        pending.delete(p.metadata.name)
+      }
+      return pending.size === 0 ? true : undefined
+    },
+    300_000,
+  )
+  // Force-delete the probes (their nodes have no kubelet): later batches schedule against a small queue.
+  await api.call('DELETE', `/api/v1/namespaces/default/pods?labelSelector=wasm-admission.test%2Fbatch%3D${batch}`, { gracePeriodSeconds: 0 })
+}
+
+// ------------------------------------------------------------------ wasm-admission's answer
+
+const policy = defaultPolicy()
+const shimPolicy: ShimPolicy = { trustRuntimeClassNodeSelector: policy.trustRuntimeClassNodeSelector, shimLabels: policy.shimLabels ?? [] }
+
+interface Ours {
+  byScan: string[]
+  byIndex: string[]
+  summaries: NodeSummary[]
+}
+
+function ours(m: Materialised): Ours {
+  const rcObject = { metadata: { name: m.rcName }, handler: HANDLER, scheduling: m.c.rc }
+  const rc = summarizeRuntimeClass(rcObject)
+  const summaries = m.nodes.map((n) => summarizeNode(n.object))
+  for (const s of summaries) {
+    const shim = detectShim(s, rc, shimPolicy)
+    if (!shim.present) throw new Error(`generator bug: node ${s.name} should show the ${HANDLER} shim: ${shim.detail}`)
+  }
+  // What the webhook reads: the pod spec as the apiserver hands it over (before the RuntimeClass plugin's merge).
+  const pod = schedulingOf(podSpecSchedulingFields(m.pod))
+  const byScan = computeEligibility(summaries, rc, pod, shimPolicy).eligibleNodeNames
+  const index = new ClusterIndex(() => policy)
+  index.replaceRuntimeClasses([rc])
+  index.replaceNodes(summaries)
+  const byIndex = index.snapshot().eligibility(rc.name, pod).eligibleNodeNames
+  return { byScan, byIndex, summaries }
+}
+
+// ------------------------------------------------------------------ the test
+
+const ledger = new Ledger('scheduler-differential')
+
+t.test(`wasm-admission's eligible nodes equal the real kube-scheduler's feasible nodes (${CASES} cases, seed ${SEED})`, { skip }, async (t) => {
+  const started = Date.now()
+  const cp = await startControlPlane({
+    withScheduler: true,
+    // The scheduler's own client is the bottleneck at its default 50 qps.
+    schedulerConfig: { clientConnection: { qps: 500, burst: 1000 } },
+  })
+  t.teardown(() => cp.stop())
+  const api = kubeRest(cp)
+  t.teardown(() => api.close())
+  t.comment(`control plane with kube-scheduler ready in ${Date.now() - started} ms`)
+
+  const cases = fc.sample(schedulingCaseArb, { numRuns: CASES, seed: SEED })
+  const disagreements: string[] = []
+  let nodes = 0
+  let feasible = 0
+  let rejected = 0
+  for (let b = 0; b * BATCH < cases.length; b++) {
+    const batch = `b${b}`
+    const ms = cases.slice(b * BATCH, (b + 1) * BATCH).map((c, i) => materialise(`${batch}c${i}`, c))
+    await mapLimit(ms, 8, (m) => api.call('POST', '/apis/node.k8s.io/v1/runtimeclasses', { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: m.rcName }, handler: HANDLER, scheduling: m.c.rc }))
+    await createNodes(api, ms.flatMap((m) => m.nodes))
+    const results = new Map<string, Verdict>()
+    await askScheduler(api, batch, ms, results)
+    for (const m of ms) {
+      const o = ours(m)
+      const theirs = m.nodes.filter((n) => results.get(n.name)!.feasible).map((n) => n.name).sort()
+      nodes += m.nodes.length
+      feasible += theirs.length
+      rejected += m.nodes.filter((n) => results.get(n.name)!.why.startsWith('rejected')).length
+      if (o.byScan.join() !== o.byIndex.join()) disagreements.push(`${m.id}: computeEligibility ${o.byScan.join()} but the index ${o.byIndex.join()}`)
+      if (o.byScan.join() !== theirs.join()) {
+        const detail = m.nodes.map((n) => `  ${n.name}: scheduler ${results.get(n.name)!.feasible ? 'feasible' : `NOT feasible (${results.get(n.name)!.why})`}; wasm-admission ${o.byScan.includes(n.name) ? 'eligible' : 'NOT eligible'}; node ${JSON.stringify(n.object)}`)
+        disagreements.push([`${m.id}: scheduler [${theirs.join(', ')}] vs wasm-admission [${o.byScan.join(', ')}]`, `  RuntimeClass scheduling ${JSON.stringify(m.c.rc)}; pod ${JSON.stringify(m.pod)}`, ...detail].join('\n'))
+      }
+    }
+    t.comment(`batch ${batch}: ${ms.length} cases, ${Date.now() - started} ms so far`)
+  }
+  ledger.add('cases', cases.length)
+  ledger.add('nodes', nodes)
+  ledger.add('feasible', feasible)
+  ledger.add('rejectedByRuntimeClassPlugin', rejected)
+  ledger.add('disagreements', disagreements.length)
+  ledger.add('ms', Date.now() - started)
+  t.ok(feasible > 0 && feasible < nodes, `both verdicts seen: ${feasible} of ${nodes} probes feasible`)
+  t.same(disagreements, [], `${cases.length} cases over ${nodes} nodes: 0 disagreements with kube-scheduler (seed ${SEED})`)
+})
+
+t.teardown(() => ledger.flush())
