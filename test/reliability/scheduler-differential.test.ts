@@ -39,11 +39,15 @@ import { summarizeRuntimeClass } from '../../src/facts/cluster/runtime-class-sum
 import { computeEligibility } from '../../src/facts/cluster/eligibility.js'
 import { detectShim, type ShimPolicy } from '../../src/facts/cluster/shim-detection.js'
 import { ClusterIndex } from '../../src/facts/cluster/cluster-index.js'
-import { schedulingOf } from '../../src/policy/decide.js'
+import { decide, schedulingOf } from '../../src/policy/decide.js'
+import { podTemplateOf } from '../../src/domain/workload.js'
+import type { ImageFact } from '../../src/domain/facts.js'
 import { defaultPolicy } from '../../src/policy/defaults.js'
 import { Ledger } from './helpers.js'
 
 const CASES = Number(process.env.WASM_ADMISSION_DIFF_CASES ?? '300')
+/** DaemonSet cases: each needs the controller and the scheduler, so a tenth of the budget (at least 30). */
+const DS_CASES = Math.max(30, Math.ceil(CASES / 10))
 const SEED = process.env.WASM_ADMISSION_FUZZ_SEED !== undefined ? Number(process.env.WASM_ADMISSION_FUZZ_SEED) : Date.now() % 2 ** 31
 /** Cases per batch: all their nodes, then all their probes, are created at once. */
 const BATCH = 75
@@ -54,6 +58,9 @@ const required = process.env.WASM_ADMISSION_REQUIRE_CLUSTER === '1'
 const available = controlPlaneToolsAvailable(false, true)
 if (!available && required) t.fail('kube-scheduler or the control plane is not built (run scripts/build-tools.sh) and WASM_ADMISSION_REQUIRE_CLUSTER=1')
 const skip = available ? false : 'control-plane tools not built: run scripts/build-tools.sh'
+const availableDs = controlPlaneToolsAvailable(true, true)
+if (!availableDs && required) t.fail('kube-controller-manager is not built (run scripts/build-tools.sh) and WASM_ADMISSION_REQUIRE_CLUSTER=1')
+const skipDs = availableDs ? false : skip || 'kube-controller-manager not built: run scripts/build-tools.sh'
 
 // ------------------------------------------------------------------ cases
 
@@ -266,6 +273,161 @@ t.test(`wasm-admission's eligible nodes equal the real kube-scheduler's feasible
   ledger.add('ms', Date.now() - started)
   t.ok(feasible > 0 && feasible < nodes, `both verdicts seen: ${feasible} of ${nodes} probes feasible`)
   t.same(disagreements, [], `${cases.length} cases over ${nodes} nodes: 0 disagreements with kube-scheduler (seed ${SEED})`)
+})
+
+// ------------------------------------------------------------------ DaemonSets
+
+const DS_IMAGE = 'registry.example/app/spin-daemon:v1'
+const DS_IMAGES = new Map<string, ImageFact>([[DS_IMAGE, { kind: 'wasm', image: DS_IMAGE, digest: 'sha256:' + 'e'.repeat(64), runtime: 'spin', pinnedImage: null, hasEntrypoint: true, evidence: ['test: spin'] }]])
+const CASE_LABEL = 'wasm-admission.test/case'
+
+interface DsOutcome {
+  /** Nodes the DaemonSet controller created a pod for. */
+  targets: string[]
+  /** Per target: the created pod (as stored) and whether the scheduler bound it. */
+  pods: Map<string, { pod: Record<string, unknown>; bound: boolean; why: string }>
+}
+
+function daemonSetObject(m: Materialised): Record<string, unknown> {
+  const template = { ...m.pod, nodeSelector: { ...m.pod.nodeSelector, [CASE_LABEL]: m.id } }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: m.id, namespace: 'default' },
+    spec: {
+      selector: { matchLabels: { ds: m.id } },
+      template: {
+        metadata: { labels: { ds: m.id } },
+        spec: { containers: [{ name: 'app', image: DS_IMAGE }], runtimeClassName: m.rcName, terminationGracePeriodSeconds: 0, ...podSpecSchedulingFields(template) },
+      },
+    },
+  }
+}
+
+type DsJson = { metadata: { generation: number }; status?: { observedGeneration?: number; desiredNumberScheduled?: number } }
+type FullPod = PodJson & { spec: Record<string, any> & { nodeName?: string } }
+
+async function runDaemonSets(api: KubeRest, batch: string, ms: Materialised[]): Promise<Map<string, DsOutcome>> {
+  await mapLimit(ms, 8, (m) => api.call('POST', '/apis/apps/v1/namespaces/default/daemonsets', daemonSetObject(m)))
+  const out = new Map<string, DsOutcome>()
+  await waitFor(
+    `the DaemonSet controller and the scheduler to finish ${ms.length} DaemonSets of ${batch}`,
+    async () => {
+      const [dss, pods] = await Promise.all([
+        api.call<{ items: Array<DsJson & { metadata: { name: string } }> }>('GET', '/apis/apps/v1/namespaces/default/daemonsets'),
+        api.call<{ items: FullPod[] }>('GET', '/api/v1/namespaces/default/pods'),
+      ])
+      const byDs = new Map<string, FullPod[]>()
+      for (const p of pods.items) {
+        const ds = (p.metadata as { labels?: Record<string, string> }).labels?.['ds']
+        if (ds) byDs.set(ds, [...(byDs.get(ds) ?? []), p])
+      }
+      for (const m of ms) {
+        if (out.has(m.id)) continue
+        const ds = dss.items.find((d) => d.metadata.name === m.id)
+        if (!ds || ds.status?.observedGeneration !== ds.metadata.generation || ds.status?.desiredNumberScheduled === undefined) continue
+        const created = byDs.get(m.id) ?? []
+        if (created.length !== ds.status.desiredNumberScheduled) continue
+        const o: DsOutcome = { targets: [], pods: new Map() }
+        let decided = true
+        for (const p of created) {
+          const node = p.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.[0]?.matchFields?.[0]?.values?.[0] as string
+          const unsched = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')
+          if (!p.spec.nodeName && !unsched) decided = false
+          if (unsched && /Insufficient|free ports/.test(unsched.message ?? '')) throw new Error(`DaemonSet pod ${p.metadata.name} failed for resources: ${unsched.message}`)
+          o.targets.push(node)
+          o.pods.set(node, { pod: p as unknown as Record<string, unknown>, bound: Boolean(p.spec.nodeName), why: unsched?.message ?? 'bound' })
+        }
+        if (!decided) continue
+        o.targets.sort()
+        out.set(m.id, o)
+      }
+      return out.size === ms.length ? true : undefined
+    },
+    300_000,
+  )
+  return out
+}
+
+t.test(`DaemonSets: wasm-admission agrees with the real DaemonSet controller and kube-scheduler (${DS_CASES} cases, seed ${SEED})`, { skip: skipDs }, async (t) => {
+  const started = Date.now()
+  const cp = await startControlPlane({
+    withControllerManager: true,
+    controllers: ['daemonset'],
+    // Only the DaemonSet controller runs: no ServiceAccount controller, so no ServiceAccount admission.
+    apiserverArgs: ['--disable-admission-plugins=ServiceAccount'],
+    withScheduler: true,
+    schedulerConfig: { clientConnection: { qps: 500, burst: 1000 } },
+    controllerManagerArgs: ['--kube-api-qps=500', '--kube-api-burst=1000'],
+  })
+  t.teardown(() => cp.stop())
+  const api = kubeRest(cp)
+  t.teardown(() => api.close())
+  t.comment(`control plane with kube-controller-manager (daemonset) and kube-scheduler ready in ${Date.now() - started} ms`)
+
+  const cases = fc.sample(schedulingCaseArb, { numRuns: DS_CASES, seed: SEED + 1 })
+  const disagreements: string[] = []
+  let targeted = 0
+  let stuck = 0
+  let denied = 0
+  const DS_BATCH = 40
+  for (let b = 0; b * DS_BATCH < cases.length; b++) {
+    const batch = `ds${b}`
+    const ms = cases.slice(b * DS_BATCH, (b + 1) * DS_BATCH).map((c, i) => {
+      const m = materialise(`${batch}c${i}`, c)
+      for (const n of m.nodes) (n.object.metadata['labels'] as Record<string, string>)[CASE_LABEL] = m.id
+      return m
+    })
+    await mapLimit(ms, 8, (m) => api.call('POST', '/apis/node.k8s.io/v1/runtimeclasses', { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: m.rcName }, handler: HANDLER, scheduling: m.c.rc }))
+    await createNodes(api, ms.flatMap((m) => m.nodes))
+    const outcomes = await runDaemonSets(api, batch, ms)
+    for (const m of ms) {
+      const o = outcomes.get(m.id)!
+      const ds = daemonSetObject(m)
+      const kind = { group: 'apps', version: 'v1', kind: 'DaemonSet' }
+      const template = podTemplateOf(kind, ds as never)!
+      const scheduling = schedulingOf(template.spec)
+      const rc = summarizeRuntimeClass({ metadata: { name: m.rcName }, handler: HANDLER, scheduling: m.c.rc })
+      const index = new ClusterIndex(() => policy)
+      index.setKnown(true)
+      index.replaceRuntimeClasses([rc])
+      index.replaceNodes(m.nodes.map((n) => summarizeNode(n.object)))
+      const snapshot = index.snapshot()
+      const problems: string[] = []
+      // 1. which nodes the controller targets
+      const placement = snapshot.placement(rc.name, scheduling, policy)
+      const stuckNodes = o.targets.filter((n) => !o.pods.get(n)!.bound)
+      if (placement.targeted !== o.targets.length) problems.push(`targets: controller ${o.targets.length} [${o.targets.join(', ')}], wasm-admission ${placement.targeted}`)
+      if (placement.ineligibleNames.join() !== stuckNodes.sort().join()) problems.push(`pods that never run: scheduler [${stuckNodes.join(', ')}], wasm-admission [${placement.ineligibleNames.join(', ')}]`)
+      // 2. the verdict on the DaemonSet: deny exactly when a created pod can never be scheduled
+      const verdict = decide({ endpoint: 'validate', operation: 'CREATE', kind, namespace: 'default', isPod: false, template }, { images: DS_IMAGES, cluster: snapshot }, policy)
+      if (verdict.allowed !== (stuckNodes.length === 0)) problems.push(`DaemonSet verdict: allowed=${verdict.allowed} but ${stuckNodes.length} pods stuck; ${verdict.violations.map((v) => v.message).join(' | ')}`)
+      // 3. each pod the controller created, as stored (RuntimeClass merged, DaemonSet tolerations, pinned)
+      for (const [node, p] of o.pods) {
+        const podKind = { group: '', version: 'v1', kind: 'Pod' }
+        const podTemplate = podTemplateOf(podKind, p.pod as never)!
+        const e = snapshot.eligibility(rc.name, schedulingOf(podTemplate.spec), policy)
+        if (e.eligibleNodeNames.join() !== (p.bound ? node : '')) problems.push(`pod for ${node}: scheduler ${p.bound ? 'bound it' : `did not (${p.why})`}, wasm-admission eligible [${e.eligibleNodeNames.join(', ')}] (${e.message})`)
+        const pv = decide({ endpoint: 'validate', operation: 'CREATE', kind: podKind, namespace: 'default', isPod: true, template: podTemplate }, { images: DS_IMAGES, cluster: snapshot }, policy)
+        if (pv.allowed !== p.bound) problems.push(`pod for ${node}: verdict allowed=${pv.allowed}, scheduler ${p.bound ? 'bound it' : 'did not'}; ${pv.violations.map((v) => v.message).join(' | ')}`)
+      }
+      targeted += o.targets.length
+      stuck += stuckNodes.length
+      if (!verdict.allowed) denied++
+      if (problems.length > 0) {
+        disagreements.push([`${m.id}: ${problems.join('; ')}`, `  RuntimeClass scheduling ${JSON.stringify(m.c.rc)}; template ${JSON.stringify(scheduling)}`, ...m.nodes.map((n) => `  ${n.name}: ${JSON.stringify(n.object)}`)].join('\n'))
+      }
+    }
+    t.comment(`batch ${batch}: ${ms.length} DaemonSets, ${Date.now() - started} ms so far`)
+  }
+  ledger.add('daemonSets', cases.length)
+  ledger.add('daemonSetPods', targeted)
+  ledger.add('daemonSetPodsStuck', stuck)
+  ledger.add('daemonSetsDenied', denied)
+  ledger.add('daemonSetDisagreements', disagreements.length)
+  ledger.add('daemonSetMs', Date.now() - started)
+  t.ok(targeted > 0 && stuck > 0 && stuck < targeted, `both outcomes seen: ${stuck} of ${targeted} DaemonSet pods never scheduled`)
+  t.same(disagreements, [], `${cases.length} DaemonSets: 0 disagreements with the DaemonSet controller and kube-scheduler (seed ${SEED + 1})`)
 })
 
 t.teardown(() => ledger.flush())
