@@ -48,3 +48,17 @@ export interface PodScheduling {
   /** spec.nodeName: the pod is bound to this node and the scheduler is bypassed. */
   nodeName?: string
 }
+
+/**
+ * Tolerations the DaemonSet controller adds to every pod it creates and uses when it decides which
+ * nodes get one (pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations; the
+ * network-unavailable one only with hostNetwork, which PodScheduling does not carry).
+ */
+export const DAEMONSET_TOLERATIONS: readonly Toleration[] = Object.freeze([
+  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+] as Toleration[])

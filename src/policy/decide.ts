@@ -4,7 +4,7 @@
  */
 import type { Endpoint } from '../domain/endpoint.js'
 import type { ClusterFacts, Facts, ImageFact, RuntimeFamily, WasmImageFact } from '../domain/facts.js'
-import type { GroupVersionKind, NodeSelectorTerm, Operation, PodScheduling, Toleration } from '../domain/kube.js'
+import { DAEMONSET_TOLERATIONS, type GroupVersionKind, type NodeSelectorTerm, type Operation, type PodScheduling, type Toleration } from '../domain/kube.js'
 import { containersOf, stringMap, type ContainerRef, type PodTemplate } from '../domain/workload.js'
 import { applyMutations, missingTolerations, type Mutation } from '../domain/mutations.js'
 import { MODE_LABEL, MODES, type FamilyPolicy, type Mode, type Policy } from '../domain/policy.js'
@@ -244,10 +244,15 @@ function validateSpec(spec: Record<string, unknown>, a: PodAnalysis, cluster: Cl
     } else {
       // A DaemonSet is judged by where its controller puts pods (its own predicates and tolerations,
       // never the RuntimeClass): each targeted node without the shim would get a pod that never runs.
-      // Cordoned and NotReady nodes get pods that run (the DaemonSet tolerations); no targeted node at
-      // all means no pod is created, which Kubernetes accepts.
-      const p = cluster.placement(rc.name, schedulingOf(spec), policy)
-      if (p.targeted === 0) warnings.push(`this DaemonSet's pod template (nodeSelector, affinity, tolerations) targets none of the cluster's nodes: no pod runs until a node matches`)
+      // Cordoned and NotReady nodes get pods that run (the DaemonSet tolerations). A template that
+      // targets no node at all runs no pod anywhere: denied like a workload whose pods fit no node.
+      const scheduling = schedulingOf(spec)
+      const p = cluster.placement(rc.name, scheduling, policy)
+      if (p.targeted === 0) {
+        const e = cluster.eligibility(rc.name, { ...scheduling, tolerations: [...scheduling.tolerations, ...DAEMONSET_TOLERATIONS] }, policy)
+        const why = e.eligibleNodes === 0 ? e.message : `the DaemonSet controller targets none of the ${e.totalNodes} nodes (it ignores the RuntimeClass's tolerations)`
+        violations.push({ rule: 'no-eligible-node', message: `${who ? `${describeContainer(who)}: ` : ''}${why}; this DaemonSet would run no pod; fix: ${e.eligibleNodes === 0 ? fixForEligibility(e, rc) : 'add the tolerations the nodes need to the pod template'}` })
+      }
       if (p.ineligible > 0) {
         const selector = Object.entries(rc.nodeSelector).map(([k, v]) => `${k}=${v}`).join(',')
         violations.push({

@@ -60,8 +60,8 @@ export const taintArb: fc.Arbitrary<Taint> = fc
   .record({ key: fc.constantFrom(...TAINT_KEYS), value: fc.constantFrom(...TAINT_VALUES), effect: fc.constantFrom(...TAINT_EFFECTS) })
   .map(({ key, value, effect }) => (value === '' ? { key, effect } : { key, value, effect }))
 
-/** Taints unique by (key, effect), as validation requires. */
-export const taintsArb = fc.uniqueArray(taintArb, { maxLength: 3, selector: (t) => `${t.key}:${t.effect}` })
+/** Taints unique by (key, effect), as validation requires; often none, so pods often fit. */
+export const taintsArb = fc.oneof({ weight: 2, arbitrary: fc.constant<Taint[]>([]) }, { weight: 3, arbitrary: fc.uniqueArray(taintArb, { minLength: 1, maxLength: 3, selector: (t) => `${t.key}:${t.effect}` }) })
 
 /** A label requirement with every operator, values shaped as validation wants. */
 export const labelRequirementArb: fc.Arbitrary<NodeSelectorRequirement> = fc.oneof(
@@ -108,9 +108,15 @@ export function requiredNodeAffinityArb(nodeNames: readonly string[]): fc.Arbitr
   return fc.oneof({ weight: 2, arbitrary: fc.constant<NodeSelectorTerm[]>([]) }, { weight: 3, arbitrary: fc.array(nodeSelectorTermArb(nodeNames), { minLength: 1, maxLength: 3 }) })
 }
 
+/** A pod's nodeSelector: mostly none or one key, so that generated nodes match it often enough. */
+export const podNodeSelectorArb = fc.oneof({ weight: 3, arbitrary: fc.constant<Record<string, string>>({}) }, { weight: 2, arbitrary: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { minKeys: 1, maxKeys: 2 }) })
+
+/** Node labels: most keys of the vocabulary set, so selectors and affinities hit them. */
+export const nodeLabelsArb = fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { minKeys: 1, maxKeys: LABEL_KEYS.length })
+
 /** The scheduling part of a pod spec (no nodeName: the scheduler never sees such pods). */
 export function podSchedulingArb(nodeNames: readonly string[]): fc.Arbitrary<PodScheduling> {
-  return fc.record({ nodeSelector: labelMapArb, requiredNodeAffinity: requiredNodeAffinityArb(nodeNames), tolerations: tolerationsArb })
+  return fc.record({ nodeSelector: podNodeSelectorArb, requiredNodeAffinity: requiredNodeAffinityArb(nodeNames), tolerations: tolerationsArb })
 }
 
 /** The pod-spec fields for a PodScheduling value (what `schedulingOf` reads back). */
@@ -123,8 +129,11 @@ export function podSpecSchedulingFields(s: PodScheduling): Record<string, unknow
   return spec
 }
 
-/** A RuntimeClass's `scheduling` (maybe empty). */
-export const runtimeClassSchedulingArb = fc.record({ nodeSelector: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }), tolerations: fc.array(tolerationArb, { maxLength: 2 }) })
+/** A RuntimeClass's `scheduling` (maybe empty; its tolerations must be unique, as RuntimeClass validation requires). */
+export const runtimeClassSchedulingArb = fc.record({
+  nodeSelector: fc.oneof({ weight: 2, arbitrary: fc.constant<Record<string, string>>({}) }, { weight: 1, arbitrary: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { minKeys: 1, maxKeys: 1 }) }),
+  tolerations: fc.uniqueArray(tolerationArb, { maxLength: 2, selector: (t) => JSON.stringify([t.key ?? '', t.operator ?? '', t.value ?? '', t.effect ?? '']) }),
+})
 
 /** How a generated node shows that it has the shim for `handler`. */
 export type ShimEvidenceKind = 'runtimeHandlers' | 'rcmLabel' | 'kwasmLabel' | 'aksLabel'
@@ -141,7 +150,7 @@ export interface GeneratedNode {
 export function generatedNodeArb(name: string): fc.Arbitrary<GeneratedNode> {
   return fc.record({
     name: fc.constant(name),
-    labels: labelMapArb,
+    labels: nodeLabelsArb,
     taints: taintsArb,
     unschedulable: fc.boolean(),
     ready: fc.boolean(),

@@ -47,10 +47,12 @@ export function cluster(c: PlainCluster): ClusterFacts {
     runtimeClass: (n) => c.runtimeClasses.find((r) => r.name === n),
     runtimeClasses: () => c.runtimeClasses,
     namespaceLabels: (n) => c.namespaces?.[n] ?? {},
-    placement: (name, _pod, policy) => {
+    placement: (name, pod, policy) => {
       requirePolicy(policy)
       const misses = c.daemonSetMisses?.[name] ?? []
-      return { targeted: total, ineligible: misses.length, ineligibleNames: misses }
+      // With eligibleFor, the nodes a DaemonSet template targets are the ones it says the pod fits.
+      const targeted = c.eligibleFor ? c.eligibleFor(name, pod) + misses.length : total
+      return { targeted, ineligible: misses.length, ineligibleNames: misses }
     },
     eligibility: (name, pod, policy): Eligibility => {
       requirePolicy(policy)

@@ -408,9 +408,12 @@ t.test(`DaemonSets: wasm-admission agrees with the real DaemonSet controller and
       const stuckNodes = o.targets.filter((n) => !o.pods.get(n)!.bound)
       if (placement.targeted !== o.targets.length) problems.push(`targets: controller ${o.targets.length} [${o.targets.join(', ')}], wasm-admission ${placement.targeted}`)
       if (placement.ineligibleNames.join() !== stuckNodes.sort().join()) problems.push(`pods that never run: scheduler [${stuckNodes.join(', ')}], wasm-admission [${placement.ineligibleNames.join(', ')}]`)
-      // 2. the verdict on the DaemonSet: deny exactly when a created pod can never be scheduled
+      // 2. the verdict on the DaemonSet: deny exactly when a created pod can never be scheduled, or when
+      //    the controller creates no pod at all (a Wasm DaemonSet that runs nowhere, like a Deployment whose
+      //    pods fit no node)
       const verdict = decide({ endpoint: 'validate', operation: 'CREATE', kind, namespace: 'default', isPod: false, template }, { images: DS_IMAGES, cluster: snapshot }, policy)
-      if (verdict.allowed !== (stuckNodes.length === 0)) problems.push(`DaemonSet verdict: allowed=${verdict.allowed} but ${stuckNodes.length} pods stuck; ${verdict.violations.map((v) => v.message).join(' | ')}`)
+      const runsEverywhereItGoes = o.targets.length > 0 && stuckNodes.length === 0
+      if (verdict.allowed !== runsEverywhereItGoes) problems.push(`DaemonSet verdict: allowed=${verdict.allowed} but the controller created ${o.targets.length} pods, ${stuckNodes.length} stuck; ${verdict.violations.map((v) => v.message).join(' | ')}`)
       // 3. each pod the controller created, as stored (RuntimeClass merged, DaemonSet tolerations, pinned)
       for (const [node, p] of o.pods) {
         const podKind = { group: '', version: 'v1', kind: 'Pod' }

@@ -25,7 +25,7 @@
  * Steps 1-2 do not depend on the pod (cluster-index precomputes them per RuntimeClass).
  */
 import type { Eligibility, RuntimeClassInfo } from '../../domain/facts.js'
-import type { NodeSelectorRequirement, NodeSelectorTerm, PodScheduling, Taint, Toleration } from '../../domain/kube.js'
+import { DAEMONSET_TOLERATIONS, type NodeSelectorRequirement, type NodeSelectorTerm, type PodScheduling, type Taint, type Toleration } from '../../domain/kube.js'
 import type { NodeSummary } from './node-summary.js'
 import { formatSelector, formatTaint } from './node-summary.js'
 import { detectShim, labelsMatch, type ShimPolicy, type ShimVerdict } from './shim-detection.js'
@@ -103,20 +103,6 @@ export function firstUntoleratedTaint(taints: Taint[], tolerations: readonly Tol
 
 /** The taint a cordoned node is treated as having (NodeUnschedulable filter; v1.TaintNodeUnschedulable). */
 export const UNSCHEDULABLE_TAINT: Taint = Object.freeze({ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }) as Taint
-
-/**
- * Tolerations the DaemonSet controller adds to every pod it creates and uses when it decides which
- * nodes get one (pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations; the
- * network-unavailable one only with hostNetwork, which PodScheduling does not carry).
- */
-export const DAEMONSET_TOLERATIONS: readonly Toleration[] = Object.freeze([
-  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
-  { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
-  { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
-] as Toleration[])
 
 // ------------------------------------------------------------------ node affinity
 
@@ -208,9 +194,32 @@ export function checkNodeStatic(node: NodeSummary, rc: RuntimeClassInfo, policy:
   return { shim }
 }
 
-/** Tolerations that count for a pod under a RuntimeClass (the RuntimeClass admission plugin merges them). */
+/**
+ * The tolerations the apiserver's DefaultTolerationSeconds admission plugin (on by default) adds to
+ * every pod: `node.kubernetes.io/not-ready` and `.../unreachable`, `Exists`, `NoExecute`, 300 s, each
+ * unless the pod already has a toleration with that key (or an empty key) and effect NoExecute (or an
+ * empty effect); the plugin looks at key and effect only
+ * (plugin/pkg/admission/defaulttolerationseconds/admission.go `Admit`). So a pod tolerates those
+ * NoExecute taints for the scheduler and the kubelet unless it says otherwise.
+ */
+export function withDefaultTolerationSeconds(tolerations: readonly Toleration[]): Toleration[] {
+  const covers = (key: string): boolean => tolerations.some((t) => (!t.key || t.key === key) && (!t.effect || t.effect === 'NoExecute'))
+  const out = [...tolerations]
+  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+    if (!covers(key)) out.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 })
+  }
+  return out
+}
+
+/**
+ * Tolerations that count for a pod under a RuntimeClass, in the order the apiserver's admission chain
+ * builds them before the webhook and the scheduler see the pod: DefaultTolerationSeconds, then the
+ * RuntimeClass plugin merging the class's scheduling.tolerations
+ * (pkg/kubeapiserver/options/plugins.go AllOrderedPlugins).
+ */
 export function effectiveTolerations(rc: RuntimeClassInfo, pod: PodScheduling): Toleration[] {
-  return rc.tolerations.length === 0 ? pod.tolerations : [...pod.tolerations, ...rc.tolerations]
+  const own = withDefaultTolerationSeconds(pod.tolerations)
+  return rc.tolerations.length === 0 ? own : [...own, ...rc.tolerations]
 }
 
 /** True when the pod names its node (spec.nodeName): the scheduler never sees it, the kubelet admits it. */

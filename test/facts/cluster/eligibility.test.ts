@@ -125,6 +125,15 @@ t.test('checkNode table', async (t) => {
       r: rc('spin-test', 'spin', { spin: 'yes' }, { tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists' }] }),
       want: 'eligible',
     },
+    // DefaultTolerationSeconds: every pod tolerates not-ready/unreachable NoExecute unless it has its own
+    { name: 'unreachable:NoExecute is tolerated by default', n: node('n', { ...good, taints: [taint('node.kubernetes.io/unreachable', 'yes', 'NoExecute')] }), want: 'eligible' },
+    { name: 'not-ready:NoSchedule is not', n: node('n', { ...good, taints: [taint('node.kubernetes.io/not-ready', undefined, 'NoSchedule')] }), want: 'taint' },
+    {
+      name: "a pod's own not-ready:NoExecute toleration replaces the default, even when it does not match",
+      n: node('n', { ...good, taints: [taint('node.kubernetes.io/not-ready', undefined, 'NoExecute')] }),
+      p: pod({ tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Equal', value: 'x', effect: 'NoExecute' }] }),
+      want: 'taint',
+    },
     // spec.nodeName: the kubelet admits the pod: no cordon check, NoExecute taints only
     { name: 'nodeName: another node', n: node('n', good), p: pod({ nodeName: 'm' }), want: 'podNodeName' },
     { name: 'nodeName: cordoned node admits', n: node('n', { ...good, unschedulable: true }), p: pod({ nodeName: 'n' }), want: 'eligible' },
