@@ -41,7 +41,7 @@ import { detectShim, type ShimPolicy } from '../../src/facts/cluster/shim-detect
 import { ClusterIndex } from '../../src/facts/cluster/cluster-index.js'
 import { decide, schedulingOf } from '../../src/policy/decide.js'
 import { podTemplateOf } from '../../src/domain/workload.js'
-import type { ImageFact } from '../../src/domain/facts.js'
+import { imagesOf, wasm } from '../helpers/facts.js'
 import { defaultPolicy } from '../../src/policy/defaults.js'
 import { Ledger } from './helpers.js'
 
@@ -287,7 +287,7 @@ t.test(`wasm-admission's eligible nodes equal the real kube-scheduler's feasible
 // ------------------------------------------------------------------ DaemonSets
 
 const DS_IMAGE = 'registry.example/app/spin-daemon:v1'
-const DS_IMAGES = new Map<string, ImageFact>([[DS_IMAGE, { kind: 'wasm', image: DS_IMAGE, digest: 'sha256:' + 'e'.repeat(64), runtime: 'spin', pinnedImage: null, hasEntrypoint: true, evidence: ['test: spin'] }]])
+const DS_IMAGES = imagesOf(wasm(DS_IMAGE, 'spin'))
 const CASE_LABEL = 'wasm-admission.test/case'
 
 interface DsOutcome {
