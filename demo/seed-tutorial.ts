@@ -4,16 +4,17 @@
  *   scripts/demo.sh            # builds what is missing, then runs this
  *   scripts/demo.sh --keep     # leaves the cluster running until Ctrl-C, prints how to use kubectl
  *
- * Real etcd + kube-apiserver + kube-controller-manager, a real registry holding the sample images,
- * the webhook as a local process (node dist/src/cli.js serve) registered by `helm install` of the
- * chart in url mode. There is no kubelet and no scheduler: pods stay Pending, which is the point:
- * what is shown is what the apiserver stored after admission.
+ * Real etcd + kube-apiserver + kube-controller-manager + kube-scheduler, a real registry holding the
+ * sample images, the webhook as a local process (node dist/src/cli.js serve) registered by
+ * `helm install` of the chart in url mode, and three real worker nodes (containerd + kubelet each; one
+ * with only runc, one with the wasmtime shim, one with the shim under the Spin handler), all inside a
+ * network + mount namespace of the demo's own (test/harness/own-netns.ts).
  */
+import { readFileSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
 import { stringify } from 'yaml'
 import {
   DEFAULT_TOLERATIONS,
-  SEED_NODES,
   SEED_RUNTIME_CLASSES,
   deploymentObject,
   podObject,
@@ -23,12 +24,16 @@ import {
   type K8sObject,
 } from '../test/harness/e2e-env.js'
 import { toolPaths } from '../test/harness/tools.js'
+import { runInOwnNamespaces } from '../test/harness/own-netns.js'
+import { realNodesMissing, seedRealNodeSpecs, shimBinaries, type RealNode } from '../test/harness/real-nodes.js'
+import { run } from '../test/harness/process.js'
 
 const args = process.argv.slice(2)
 if (args.includes('--help') || args.includes('-h')) {
   process.stdout.write(`Usage: scripts/demo.sh [--keep] [--verbose]
 
-Replays the seed tutorial against a real kube-apiserver with wasm-admission installed by Helm.
+Replays the seed tutorial on a real control plane and three real worker nodes (containerd, kubelet,
+a runwasi-based wasmtime shim) with wasm-admission installed by Helm.
   --keep      leave everything running after the transcript (until Ctrl-C) and print how to use kubectl
   --verbose   also print the environment's progress lines with timings
 `)
@@ -107,74 +112,156 @@ function denial(stderr: string): string {
   return m ? m[1]!.trim() : stderr.trim()
 }
 
-async function podsTable(env: E2EEnv, ns: string): Promise<string> {
-  const cols = [
-    'NAME:.metadata.name',
-    'STATUS:.status.phase',
-    'RUNTIMECLASS:.spec.runtimeClassName',
-    'NODE-SELECTOR:.spec.nodeSelector',
-    'COMMAND:.spec.containers[0].command',
-    'IMAGE:.spec.containers[0].image',
-  ]
-  const a = ['get', 'pods', '-n', ns, '--sort-by=.metadata.name', '-o', `custom-columns=${cols.join(',')}`]
+// ------------------------------------------------------------------ the replay
+
+const NS = 'tutorial'
+const OFF_NS = 'tutorial-off'
+
+async function podsTableWide(env: E2EEnv, ns: string, selector?: string): Promise<string> {
+  const cols = ['NAME:.metadata.name', 'STATUS:.status.phase', 'NODE:.spec.nodeName', 'RUNTIMECLASS:.spec.runtimeClassName', 'IMAGE:.spec.containers[0].image']
+  const a = ['get', 'pods', '-n', ns, ...(selector ? ['-l', selector] : []), '--sort-by=.metadata.name', '-o', `custom-columns=${cols.join(',')}`]
   const r = await env.kubectl(a)
-  const registry = env.registry.host
-  return `${kubectlLine(['get', 'pods', '-n', ns, '-o', 'custom-columns=NAME,STATUS,RUNTIMECLASS,NODE-SELECTOR,COMMAND,IMAGE'])}\n${r.stdout.replaceAll(`${registry}/samples/`, '…/')}`
+  return `${kubectlLine(['get', 'pods', '-n', ns, ...(selector ? ['-l', selector] : []), '-o', 'custom-columns=NAME,STATUS,NODE,RUNTIMECLASS,IMAGE'])}\n${r.stdout.replaceAll(`${env.registry.host}/samples/`, '…/')}`
 }
 
-// ------------------------------------------------------------------ the replay
+/** Waits until a pod runs (Running/Succeeded) or its container or sandbox fails; says which. */
+async function settle(env: E2EEnv, ns: string, name: string): Promise<{ ok: boolean; pod: K8sObject; why: string }> {
+  return waitFor(`${ns}/${name} to run or fail`, async () => {
+    const p = await env.get('pod', name, ns)
+    if (['Running', 'Succeeded'].includes(p.status?.phase)) return { ok: true, pod: p, why: String(p.status.phase) }
+    const st = p.status?.containerStatuses?.[0]?.state
+    const reason = st?.waiting?.reason ?? st?.terminated?.reason
+    if (reason && reason !== 'ContainerCreating') return { ok: false, pod: p, why: `${String(reason)}: ${String(st?.waiting?.message ?? st?.terminated?.message ?? '')}` }
+    const ev = (await env.list('events', ns)).find((e) => e.involvedObject?.name === name && e.reason === 'FailedCreatePodSandBox')
+    return ev ? { ok: false, pod: p, why: `FailedCreatePodSandBox: ${String(ev.message)}` } : undefined
+  }, 180_000)
+}
+
+const NO_SHIM = 'the Wasm shim is not built here (scripts/build-tools.sh builds it): the node has no runtime for this handler, so the pod is placed but cannot start'
+
+async function logsOf(env: E2EEnv, ns: string, name: string, needle: string, lines = 3): Promise<string> {
+  const text = await waitFor(`"${needle}" in the log of ${name}`, async () => {
+    const r = await env.kubectl(['logs', name, '-n', ns], { allowFailure: true })
+    return r.code === 0 && r.stdout.includes(needle) ? r.stdout : undefined
+  }, 60_000)
+  return text.trimEnd().split('\n').slice(0, lines).join('\n')
+}
+
+/** `ps` of the node's shim processes (the ones containerd started, not their container children). */
+async function shimPs(node: RealNode, binary: string): Promise<{ text: string; count: number }> {
+  const procs = node.shimProcesses().filter((p) => p.argv[0]?.endsWith(binary))
+  const pids = new Set(procs.map((p) => p.pid))
+  const ppid = (pid: number): number => {
+    try {
+      const st = (readFileSync(`/proc/${pid}/stat`, 'utf8'))
+      return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1])
+    } catch {
+      return 0
+    }
+  }
+  const top = procs.filter((p) => !pids.has(ppid(p.pid)))
+  if (top.length === 0) return { text: '(none)', count: 0 }
+  const r = await run('ps', ['-o', 'pid,rss,args', '-p', top.map((p) => p.pid).join(',')])
+  return { text: r.stdout.replaceAll(node.dir, '<node-dir>'), count: top.length }
+}
 
 async function replay(env: E2EEnv): Promise<void> {
   const s = env.samples
   registryHost = env.registry.host
   const short = shortRef
-  const NS = 'tutorial'
+  const nodes = env.nodes!
 
-  section('The cluster (seed tutorial): 6 nodes, 2 Wasm RuntimeClasses (+2 extra)')
-  for (const n of SEED_NODES) {
-    const labels = Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'
-    out(indent(`${n.name.padEnd(12)} labels ${labels.padEnd(32)} runtimeHandlers runc${n.handlers.map((h) => `,${h}`).join('')}`))
+  section('The cluster: three real worker nodes and the seed RuntimeClasses')
+  for (const n of nodes.nodes) {
+    const obj = await env.get('node', n.name)
+    const labels = Object.entries((obj.metadata.labels ?? {}) as Record<string, string>).filter(([k]) => !k.startsWith('kubernetes.io/') && !k.startsWith('beta.kubernetes.io/')).map(([k, v]) => `${k}=${v}`).join(',') || '-'
+    const ready = ((obj.status.conditions ?? []) as K8sObject[]).find((c) => c.type === 'Ready')?.status === 'True' ? green('Ready') : red('NotReady')
+    out(indent(`${n.name.padEnd(14)} ${ready}  ${n.ip.padEnd(12)} labels ${labels.padEnd(22)} containerd runtimes runc${n.shims().map((x) => `, ${x.handler} (${x.runtimeType})`).join('')}`))
   }
   for (const rc of SEED_RUNTIME_CLASSES) {
     const sel = Object.entries(rc.scheduling?.nodeSelector ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(',')
-    const extra = [rc.overhead ? 'overhead' : '', rc.scheduling?.tolerations ? 'tolerations' : ''].filter(Boolean).join(', ')
-    out(indent(`RuntimeClass ${rc.metadata.name.padEnd(15)} handler ${rc.handler.padEnd(9)} nodeSelector ${sel}${extra ? `  (+ ${extra})` : ''}`))
+    out(indent(`RuntimeClass ${rc.metadata.name.padEnd(15)} handler ${rc.handler.padEnd(9)} nodeSelector ${sel}`))
   }
+  out(indent(dim(`Each node: its own containerd 1.6 (runc + shims) and kubelet ${'v1.36.3'}, a CNI bridge on 10.244.x.0/24; all inside the demo's own network namespace.`)))
   out(indent(dim(`wasm-admission: helm release ${env.release} in namespace ${env.releaseNamespace}, webhook ${env.webhook.url} (local process)`)))
   await env.createNamespace(NS)
 
   // --- the Spin Deployment
-  section('A Deployment of a Spin image, without runtimeClassName')
-  const deploy = deploymentObject('spin-hello', s['spin-scratch'].ref, 1)
+  section('The seed\'s Deployment of a Spin app, without runtimeClassName')
+  const deploy = deploymentObject('spin-hello', s['spin-ticker'].ref, 1)
   out(indent(`${cyan(`$ kubectl apply -n ${NS} -f -`)}\n${yaml(deploy).replaceAll(env.registry.host, '127.0.0.1:PORT')}`))
   await env.apply(deploy, { namespace: NS })
   const first = await waitFor('the first spin-hello pod', async () => (await env.list('pods', NS, 'app=spin-hello'))[0])
   out(indent(`The controller-manager created pod ${bold(first.metadata.name)}; the apiserver stored it with:`))
   for (const l of describeAdmission(deploy.spec.template as K8sObject, first, SEED_RUNTIME_CLASSES)) out(indent(l, 6))
-
+  const firstRun = await settle(env, NS, first.metadata.name)
   out()
-  out(indent(kubectlLine(['scale', 'deployment/spin-hello', '--replicas=3', '-n', NS])))
-  await env.kubectl(['scale', 'deployment/spin-hello', '--replicas=3', '-n', NS])
-  await waitFor('3 spin-hello pods', async () => (await env.list('pods', NS, 'app=spin-hello')).length === 3)
+  if (!firstRun.ok) {
+    out(indent(`${red('✗ not running')} on ${bold(String(firstRun.pod.spec.nodeName))}: ${firstRun.why}`))
+    out(indent(dim(shimBinaries() ? 'the shim on node-spin could not run it (see the node\'s containerd log)' : NO_SHIM)))
+  } else {
+    const running = firstRun.pod
+    out()
+    out(indent(`${green('✓ Running')} on ${bold(running.spec.nodeName)} (${dim('the scheduler followed the nodeSelector spin=yes the RuntimeClass added')})`))
+    out(indent(kubectlLine(['logs', '-n', NS, first.metadata.name])))
+    out(indent(await logsOf(env, NS, first.metadata.name, 'tick 1'), 6))
 
-  // --- other Wasm styles
-  section('Other Wasm packaging styles, as bare pods')
-  const cases: Array<{ name: string; image: string; what: string }> = [
-    { name: 'wasi-component', image: s['cncf-component'].ref, what: 'WASI component (wkg / wash push)' },
-    { name: 'crun-app', image: s['crun-annotated'].ref, what: 'crun image (buildah --annotation module.wasm.image/variant)' },
-    { name: 'spin-mixed-index', image: s['mixed-index'].ref, what: 'Docker manifest list: linux/amd64 + wasi/wasm' },
-    { name: 'plain-linux', image: s.linux.ref, what: 'an ordinary Linux image' },
+    out()
+    out(indent(kubectlLine(['scale', 'deployment/spin-hello', '--replicas=3', '-n', NS])))
+    await env.kubectl(['scale', 'deployment/spin-hello', '--replicas=3', '-n', NS])
+    const three = await waitFor('3 spin-hello pods Running', async () => {
+      const pods = (await env.list('pods', NS, 'app=spin-hello')).filter((p) => !p.metadata.deletionTimestamp)
+      return pods.length === 3 && pods.every((p) => p.status?.phase === 'Running') ? pods : undefined
+    }, 180_000)
+    out(indent(await podsTableWide(env, NS, 'app=spin-hello')))
+    const where = [...new Set(three.map((p) => p.spec.nodeName as string))]
+    out(indent(where.length === 1 ? green(`✓ all 3 on ${where[0]}`) : red(`✗ spread over ${where.join(', ')}`)))
+    if (where.length !== 1 || where[0] !== 'node-spin') throw new Error(`expected all replicas on node-spin, got ${where.join(', ')}`)
+
+    const spinNode = nodes.node('node-spin')
+    out()
+    out(indent(`${cyan('$ ps -o pid,rss,args -p $(pgrep -f containerd-shim-spin-v2)')}   ${dim('# the shim processes containerd started on node-spin, one per pod')}`))
+    const ps = await shimPs(spinNode, 'containerd-shim-spin-v2')
+    out(indent(ps.text.trimEnd(), 6))
+    out(indent(ps.count === 3 ? green('✓ 3 shim processes, one per replica') : yellow(`${ps.count} shim processes`)))
+    out(indent(cyan(`$ ctr -a <node-spin>/containerd.sock -n k8s.io task ls`)))
+    out(indent((await spinNode.ctr(['task', 'ls'])).stdout.trimEnd(), 6))
+    out(indent(dim('(each pod: its sandbox and its app container, both run by the shim)')))
+  }
+
+  // --- other Wasm styles and a Linux pod
+  section('A WASI module and a Linux image, as bare pods')
+  const bare: Array<{ name: string; image: string; what: string; needle: string }> = [
+    { name: 'wasi-hello', image: s['wasi-hello'].ref, what: 'WASI preview1 command module (wasip1/wasm, Entrypoint /hello.wasm)', needle: 'hello from wasm' },
+    { name: 'plain-linux', image: s.linux.ref, what: 'an ordinary Linux image (busybox)', needle: 'hello from linux' },
   ]
-  for (const k of cases) {
+  for (const k of bare) {
     const pod = podObject(k.name, k.image)
     out(indent(`${cyan(`$ kubectl run ${k.name} -n ${NS} --image=${short(k.image)}`)}   ${dim(`# ${k.what}`)}`))
     await env.apply(pod, { namespace: NS, verb: 'create' })
     const stored = await env.get('pod', k.name, NS)
     for (const l of describeAdmission(pod, stored, SEED_RUNTIME_CLASSES)) out(indent(l, 6))
+    const done = await settle(env, NS, k.name)
+    if (done.ok) out(indent(`${green(`✓ ${done.why}`)} on ${String(done.pod.spec.nodeName)}; ${cyan(`kubectl logs ${k.name}`)}: ${await logsOf(env, NS, k.name, k.needle, 1)}`, 6))
+    else out(indent(`${red('✗ not running')} on ${String(done.pod.spec.nodeName)}: ${done.why}${shimBinaries() ? '' : `\n${dim(NO_SHIM)}`}`, 6))
   }
 
-  section('What the apiserver stored (no scheduler, no kubelet: Pending)')
-  out(indent(await podsTable(env, NS)))
+  section('Other packaging styles (server-side dry run: what would be stored)')
+  const cases: Array<{ name: string; image: string; what: string }> = [
+    { name: 'wasi-component', image: s['cncf-component'].ref, what: 'WASI component (wkg / wash push)' },
+    { name: 'crun-app', image: s['crun-annotated'].ref, what: 'crun image (buildah --annotation module.wasm.image/variant)' },
+    { name: 'spin-mixed-index', image: s['mixed-index'].ref, what: 'Docker manifest list: linux/amd64 + wasi/wasm' },
+  ]
+  for (const k of cases) {
+    const pod = podObject(k.name, k.image)
+    out(indent(`${cyan(`$ kubectl run ${k.name} -n ${NS} --image=${short(k.image)} --dry-run=server`)}   ${dim(`# ${k.what}`)}`))
+    const r = await env.apply(pod, { namespace: NS, verb: 'create', dryRun: true, allowFailure: true })
+    if (r.code !== 0) {
+      out(indent(`${red('✗ denied:')} ${denial(r.stderr).replaceAll(`${env.registry.host}/samples/`, '…/')}`, 6))
+      continue
+    }
+    for (const l of describeAdmission(pod, JSON.parse(r.stdout) as K8sObject, SEED_RUNTIME_CLASSES)) out(indent(l, 6))
+  }
 
   // --- denials
   section('Denials')
@@ -191,13 +278,36 @@ async function replay(env: E2EEnv): Promise<void> {
     out(indent(`${red('✗ denied:')} ${denial(r.stderr).replaceAll(`${env.registry.host}/samples/`, '…/')}`, 6))
     out()
   }
-
   await env.createNamespace('tutorial-warn', { 'wasm-admission.io/mode': 'warn' })
   out(indent(bold('The same Slight pod in a namespace labelled wasm-admission.io/mode=warn')))
   out(indent(cyan('$ kubectl create -n tutorial-warn -f pod-slight-app.yaml')))
   const w = await env.apply(podObject('slight-app', s['slight-scratch'].ref), { namespace: 'tutorial-warn', verb: 'create' })
   out(indent(`${w.stdout.trim()}`, 6))
   out(indent(yellow(w.stderr.trim().replaceAll(`${env.registry.host}/samples/`, '…/')), 6))
+
+  // --- the counterfactual
+  section('Without wasm-admission: the same Deployment in a namespace where it is off')
+  await env.createNamespace(OFF_NS, { 'wasm-admission.io/mode': 'off' })
+  out(indent(cyan(`$ kubectl create namespace ${OFF_NS} && kubectl label namespace ${OFF_NS} wasm-admission.io/mode=off`)))
+  out(indent(cyan(`$ kubectl apply -n ${OFF_NS} -f deployment-spin-hello.yaml`)))
+  await env.apply(deploymentObject('spin-hello', s['spin-ticker'].ref, 1), { namespace: OFF_NS })
+  const failed = await waitFor('the runc failure of the spin-hello pod', async () => {
+    const p = (await env.list('pods', OFF_NS, 'app=spin-hello'))[0]
+    const st = p?.status?.containerStatuses?.[0]?.state
+    const reason = st?.waiting?.reason ?? st?.terminated?.reason
+    return p && reason && reason !== 'ContainerCreating' ? { pod: p, reason: String(reason), message: String(st?.waiting?.message ?? st?.terminated?.message ?? '') } : undefined
+  }, 180_000)
+  const fp = failed.pod
+  out(indent(`Pod ${bold(fp.metadata.name)}: runtimeClassName ${fp.spec.runtimeClassName ?? red('(none: the default runtime, runc)')}, node ${fp.spec.nodeName}`))
+  out(indent(`${red(`✗ ${failed.reason}`)}: ${failed.message}`, 6))
+  const evs = (await env.list('events', OFF_NS)).filter((e) => e.involvedObject?.name === fp.metadata.name && e.type === 'Warning')
+  for (const e of evs.slice(-2)) out(indent(`${yellow(`event ${e.reason}:`)} ${String(e.message).replaceAll(`${env.registry.host}/samples/`, '…/')}`, 6))
+  out(indent(dim('runc has nothing to run in a Spin image (no entrypoint, only spin.toml and a .wasm): this is what wasm-admission prevents.')))
+
+  section('About Spin')
+  out(indent(`Real Spin apps (HTTP triggers, spin.toml manifests) need the Spin runtime, containerd-shim-spin, which is not on crates.io.`))
+  out(indent(`Here the Spin handler is registered with the project's wasmtime shim (${dim('containerd-shim-spin-v2 = a hard link to containerd-shim-wasmtime-v1')}),`))
+  out(indent(`which runs WASI modules, not Spin apps: Spin-style images are routed to it for placement only.`))
 }
 
 // ------------------------------------------------------------------ main
@@ -206,13 +316,19 @@ let env: E2EEnv | undefined
 let exiting = false
 
 async function main(): Promise<number> {
-  out(bold('wasm-admission demo: the seed tutorial on a real kube-apiserver'))
-  out(dim('Starting etcd, kube-apiserver, kube-controller-manager, a registry with sample images, the webhook, and helm install...'))
-  env = await startE2EEnv({ keep: false, log: (l) => (VERBOSE ? out(dim(`  [${secs()}] ${l}`)) : undefined) })
-  out(dim(`Up in ${secs()}.`))
+  out(bold('wasm-admission demo: the seed tutorial on a real control plane and real worker nodes'))
+  const missing = realNodesMissing()
+  if (missing) throw new Error(`real nodes cannot start: ${missing}`)
+  if (!shimBinaries()) out(yellow(`Note: ${NO_SHIM}.`))
+  out(dim('Starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a registry with sample images, 3 worker nodes (containerd + kubelet), the webhook, and helm install...'))
+  env = await startE2EEnv({ keep: false, realNodes: seedRealNodeSpecs(shimBinaries()), log: (l) => (VERBOSE ? out(dim(`  [${secs()}] ${l}`)) : undefined) })
+  const t = env.nodes!.timings
+  out(dim(`Up in ${secs()} (nodes: set-up ${(t.setupMs / 1000).toFixed(1)} s, Ready ${(t.readyMs / 1000).toFixed(1)} s after their kubelets started).`))
   await replay(env)
+  const mem = env.nodes!.memory()
   out()
-  out(green(bold(`✓ Done in ${secs()}: mutated pods stored with their RuntimeClass, denials explained.`)))
+  out(dim(`Memory (RSS) per node: ${Object.entries(mem).map(([n, m]) => `${n} kubelet ${Math.round(m.kubelet / 1024)} MiB + containerd ${Math.round(m.containerd / 1024)} MiB + shims ${Math.round(m.shims / 1024)} MiB`).join('; ')}`))
+  out(green(bold(`✓ Done in ${secs()}: ${shimBinaries() ? 'Wasm pods placed on the nodes with their shim, ' : 'Wasm pods placed on the labelled nodes (no shim built), '}denials explained, runc failing without wasm-admission.`)))
 
   if (!KEEP) {
     await env.stop()
@@ -220,41 +336,42 @@ async function main(): Promise<number> {
   }
   const tools = toolPaths()
   out()
-  out(bold('Everything is still running (--keep). In another terminal:'))
+  out(bold('Everything is still running (--keep), inside the demo\'s network and mount namespace. In another terminal:'))
+  out(indent(`nsenter --net=/proc/${process.pid}/ns/net --mount=/proc/${process.pid}/ns/mnt bash`))
   out(indent(`export KUBECONFIG=${env.kubeconfigPath}`))
   out(indent(`export PATH=${tools.kubectl.replace(/\/kubectl$/, '')}:${tools.helm.replace(/\/helm$/, '')}:$PATH`))
   out(indent('kubectl get pods -A -o wide'))
   out(indent('kubectl get runtimeclass,nodes --show-labels'))
-  out(indent(`helm list -n ${env.releaseNamespace}`))
+  for (const n of env.nodes!.nodes) out(indent(`ctr -a ${n.socket} -n k8s.io task ls   # ${n.name}`))
   out(indent(`curl -s http://127.0.0.1:${env.webhook.healthPort}/metrics | grep wasm_admission_requests_total`))
   out(indent(`webhook log: ${env.webhook.logFile}`))
   out(bold(`Stop it: Ctrl-C here, or kill ${process.pid}`))
-  // Wait for a signal. Timers keep the event loop alive; the signal handler below ends the process.
   for (;;) await delay(3_600_000)
 }
 
-// With --keep, Ctrl-C / SIGTERM is the normal way to stop: exit 0 after a clean stop. The harness'
-// own handlers (control-plane.ts, e2e-env.ts) have already killed the processes synchronously.
-if (KEEP) {
-  const graceful = (): void => {
-    if (exiting) return
-    exiting = true
-    out()
-    out(dim('Stopping...'))
-    void (env?.stop() ?? Promise.resolve()).finally(() => {
-      out(dim('Stopped.'))
-      process.exit(0)
-    })
+await runInOwnNamespaces(async () => {
+  // With --keep, Ctrl-C / SIGTERM is the normal way to stop: exit 0 after a clean stop. The harness'
+  // own handlers (control-plane.ts, e2e-env.ts, real-nodes.ts) have already killed the processes synchronously.
+  if (KEEP) {
+    const graceful = (): void => {
+      if (exiting) return
+      exiting = true
+      out()
+      out(dim('Stopping...'))
+      void (env?.stop() ?? Promise.resolve()).finally(() => {
+        out(dim('Stopped.'))
+        process.exit(0)
+      })
+    }
+    process.on('SIGINT', graceful)
+    process.on('SIGTERM', graceful)
   }
-  process.on('SIGINT', graceful)
-  process.on('SIGTERM', graceful)
-}
-
-main().then(
-  (code) => process.exit(code),
-  async (err: unknown) => {
-    process.stderr.write(`\n${red('demo failed:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-    await env?.stop().catch(() => undefined)
-    process.exit(1)
-  },
-)
+  await main().then(
+    (code) => process.exit(code),
+    async (err: unknown) => {
+      process.stderr.write(`\n${red('demo failed:')} ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      await env?.stop().catch(() => undefined)
+      process.exit(1)
+    },
+  )
+})
