@@ -2,27 +2,45 @@
  * Secret and ServiceAccount readers for pull credentials (opt-in: `--read-pull-secrets`, RBAC get on
  * secrets and serviceaccounts). Each object is fetched once and kept for a short TTL, so admissions
  * do not call the API server per request: a pod's secrets are read on the first lookup only.
+ *
+ * The cache is an lru-cache instance (least recently used evicted at maxEntries, TTL per entry). It
+ * holds the load's promise, so concurrent lookups of one object share one read; a not-found object is
+ * cached (as undefined) like a found one; a failed read is dropped so the next lookup retries, but
+ * only if the failed read is still the cached one (a late failure never deletes a newer entry).
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node'
+import { LRUCache } from 'lru-cache'
 import type { SecretReader, SecretValue, ServiceAccountReader } from './credentials.js'
 
-interface Entry<T> {
-  value: Promise<T | undefined>
-  expires: number
+export interface CachedReaderOptions {
+  /** Entry lifetime (default 60 000 ms). */
+  ttlMs?: number
+  /** Max entries; the least recently used goes first (default 1000). */
+  maxEntries?: number
+  /** Clock (tests). */
+  now?: () => number
 }
 
-class TtlCache<T> {
-  private readonly entries = new Map<string, Entry<T>>()
-  constructor(private readonly ttlMs: number, private readonly maxEntries: number, private readonly now: () => number) {}
-  get(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
-    const t = this.now()
-    const hit = this.entries.get(key)
-    if (hit && hit.expires > t) return hit.value
-    const value = load()
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
-    this.entries.set(key, { value, expires: t + this.ttlMs })
-    value.catch(() => this.entries.delete(key))
-    return value
+/** Reads namespaced objects through `load`, cached as described above. */
+export function cachedReader<T>(
+  load: (namespace: string, name: string) => Promise<T | undefined>,
+  opts: CachedReaderOptions = {},
+): { get(namespace: string, name: string): Promise<T | undefined> } {
+  const now = opts.now ?? Date.now
+  // ttlResolution 0: read the clock on every check (a test clock does not follow real time).
+  const entries = new LRUCache<string, Promise<T | undefined>>({ max: opts.maxEntries ?? 1000, ttl: opts.ttlMs ?? 60_000, ttlResolution: 0, perf: { now } })
+  return {
+    get(namespace, name) {
+      const key = `${namespace}/${name}`
+      const hit = entries.get(key)
+      if (hit !== undefined) return hit
+      const value = load(namespace, name)
+      entries.set(key, value)
+      value.catch(() => {
+        if (entries.peek(key) === value) entries.delete(key)
+      })
+      return value
+    },
   }
 }
 
@@ -35,34 +53,25 @@ export class KubeSecretReaders {
   readonly secrets: SecretReader
   readonly serviceAccounts: ServiceAccountReader
 
-  constructor(kubeConfig: KubeConfig, opts: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}) {
+  constructor(kubeConfig: KubeConfig, opts: CachedReaderOptions = {}) {
     const api = kubeConfig.makeApiClient(CoreV1Api)
-    const now = opts.now ?? Date.now
-    const secretCache = new TtlCache<SecretValue>(opts.ttlMs ?? 60_000, opts.maxEntries ?? 1000, now)
-    const saCache = new TtlCache<{ imagePullSecrets?: Array<{ name?: string }> }>(opts.ttlMs ?? 60_000, opts.maxEntries ?? 1000, now)
-    this.secrets = {
-      get: (namespace, name) =>
-        secretCache.get(`${namespace}/${name}`, async () => {
-          try {
-            const s = await api.readNamespacedSecret({ namespace, name })
-            return { type: s.type ?? '', data: s.data ?? {} }
-          } catch (e) {
-            if (notFound(e)) return undefined
-            throw new Error(`read secret ${namespace}/${name} failed`)
-          }
-        }),
-    }
-    this.serviceAccounts = {
-      get: (namespace, name) =>
-        saCache.get(`${namespace}/${name}`, async () => {
-          try {
-            const sa = await api.readNamespacedServiceAccount({ namespace, name })
-            return { imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => ({ name: r.name })) }
-          } catch (e) {
-            if (notFound(e)) return undefined
-            throw new Error(`read serviceaccount ${namespace}/${name} failed`)
-          }
-        }),
-    }
+    this.secrets = cachedReader<SecretValue>(async (namespace, name) => {
+      try {
+        const s = await api.readNamespacedSecret({ namespace, name })
+        return { type: s.type ?? '', data: s.data ?? {} }
+      } catch (e) {
+        if (notFound(e)) return undefined
+        throw new Error(`read secret ${namespace}/${name} failed`)
+      }
+    }, opts)
+    this.serviceAccounts = cachedReader<{ imagePullSecrets?: Array<{ name?: string }> }>(async (namespace, name) => {
+      try {
+        const sa = await api.readNamespacedServiceAccount({ namespace, name })
+        return { imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => ({ name: r.name })) }
+      } catch (e) {
+        if (notFound(e)) return undefined
+        throw new Error(`read serviceaccount ${namespace}/${name} failed`)
+      }
+    }, opts)
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Registry authentication: anonymous, bearer token challenges (tokens cached until expiry),
- * basic, identity tokens (OAuth2 refresh_token grant), registry tokens. Credentials come from a
- * CredentialProvider and never appear in errors, logs or metrics.
+ * Registry authentication: anonymous, bearer token challenges (tokens cached until expiry in an
+ * lru-cache of 1,000 entries, least recently used evicted first), basic, identity tokens (OAuth2
+ * refresh_token grant), registry tokens. Credentials come from a CredentialProvider and never
+ * appear in errors, logs or metrics.
  */
+import { LRUCache } from 'lru-cache'
 import { WasmAdmissionError } from '../../errors.js'
 import { credentialId, type CredentialProvider, type RegistryCredential } from './credentials.js'
 import type { Endpoint } from './hosts.js'
@@ -13,11 +15,6 @@ import { dump, header, type RegistryTransport, type RequestContext, type Resp } 
 export interface Challenge {
   scheme: 'bearer' | 'basic'
   params: Record<string, string>
-}
-
-interface CachedToken {
-  token: string
-  expiresAt: number
 }
 
 /** Parses a WWW-Authenticate header (first challenge). */
@@ -54,7 +51,8 @@ export class RegistryAuth {
   private readonly tokenBytes: number
   private readonly clientId: string
   private readonly challenges = new Map<string, Challenge>()
-  private readonly tokens = new Map<string, CachedToken>()
+  /** Bearer tokens by realm, service, scope and credential; each entry's TTL is its token's lifetime. */
+  private readonly tokens = new LRUCache<string, string>({ max: 1000, ttlResolution: 0 })
 
   constructor(opts: RegistryAuthOptions) {
     this.transport = opts.transport
@@ -110,8 +108,7 @@ export class RegistryAuth {
     if (ch.scheme === 'basic') return basic(cred)
     if (cred?.registryToken !== undefined) return `Bearer ${cred.registryToken}`
     const t = this.tokens.get(this.tokenKey(ch, scope, cred))
-    if (t !== undefined && t.expiresAt > Date.now()) return `Bearer ${t.token}`
-    return undefined
+    return t !== undefined ? `Bearer ${t}` : undefined
   }
 
   private async obtainAuth(ch: Challenge, scope: string, cred: RegistryCredential | undefined, ep: Endpoint, ctx: RequestContext): Promise<string | undefined> {
@@ -168,8 +165,9 @@ export class RegistryAuth {
     const issued = typeof json.issued_at === 'string' ? Date.parse(json.issued_at) : NaN
     const start = Number.isFinite(issued) && issued <= Date.now() ? issued : Date.now()
     const expiresAt = start + expiresIn * 1000 - Math.min(10_000, (expiresIn * 1000) / 10)
-    if (this.tokens.size >= 1000) this.tokens.delete(this.tokens.keys().next().value!)
-    this.tokens.set(this.tokenKey(ch, scope, cred), { token, expiresAt })
+    // A token already expired (issued_at far in the past) is used once, not cached (ttl 0 would mean forever).
+    const ttl = Math.floor(expiresAt - Date.now())
+    if (ttl > 0) this.tokens.set(this.tokenKey(ch, scope, cred), token, { ttl })
     return `Bearer ${token}`
   }
 }
