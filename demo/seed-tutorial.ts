@@ -128,8 +128,9 @@ async function podsTableWide(env: E2EEnv, ns: string, selector?: string): Promis
 async function settle(env: E2EEnv, ns: string, name: string): Promise<{ ok: boolean; pod: K8sObject; why: string }> {
   return waitFor(`${ns}/${name} to run or fail`, async () => {
     const p = await env.get('pod', name, ns)
-    if (['Running', 'Succeeded'].includes(p.status?.phase)) return { ok: true, pod: p, why: String(p.status.phase) }
     const st = p.status?.containerStatuses?.[0]?.state
+    // A container that started and then exited leaves the pod phase Running (CrashLoopBackOff): look at the container.
+    if (p.status?.phase === 'Succeeded' || (p.status?.phase === 'Running' && st?.running)) return { ok: true, pod: p, why: String(p.status.phase) }
     const reason = st?.waiting?.reason ?? st?.terminated?.reason
     if (reason && reason !== 'ContainerCreating') return { ok: false, pod: p, why: `${String(reason)}: ${String(st?.waiting?.message ?? st?.terminated?.message ?? '')}` }
     const ev = (await env.list('events', ns)).find((e) => e.involvedObject?.name === name && e.reason === 'FailedCreatePodSandBox')
