@@ -13,8 +13,8 @@
  *  - any error: back off exponentially (1 s doubling, capped at 30 s, jittered) and relist;
  *  - a full relist every relistIntervalMs (default 10 min), diffed into the index;
  *  - an inactivity timeout on the watch stream (no bytes for inactivityMs → reconnect);
- *  - a watchdog: a loop that has made no progress (no connect, list, event or recorded failure)
- *    for watchdogMs is torn down and restarted. It is based on connects and lists, not on events,
+ *  - a watchdog: a loop that has made no progress (no connect, list page, event or recorded
+ *    failure) for watchdogMs is torn down and restarted. It is based on connects and lists, not on events,
  *    because RuntimeClasses and Namespaces may see no event for days;
  *  - readiness false until every kind has synced once, and when a kind has had no working watch
  *    (errors since the last successful watch connect; a list that succeeds while every watch
@@ -49,7 +49,7 @@ export interface InformerClusterSourceOptions {
   metrics?: Registry
   /** Full relist period. Default 10 min. */
   relistIntervalMs?: number
-  /** Restart a loop that made no progress (connect, list, event, failure) for this long. Default 10 min. */
+  /** Restart a loop that made no progress (connect, list page, event, failure) for this long. Default 10 min. */
   watchdogMs?: number
   /** Readiness false when a kind's list/watch has been failing this long. Default 90 s. */
   staleAfterMs?: number
@@ -262,7 +262,7 @@ export class InformerClusterSource implements ClusterFactsSource {
   private watchdog(): void {
     const now = this.now()
     for (const r of this.reflectors) {
-      if (now - r.lastProgressAt > this.watchdogMs) r.restart(`no connect, list, event or error for ${Math.round((now - r.lastProgressAt) / 1000)} s`)
+      if (now - r.lastProgressAt > this.watchdogMs) r.restart(`no connect, list page, event or error for ${Math.round((now - r.lastProgressAt) / 1000)} s`)
     }
   }
 }

@@ -9,7 +9,8 @@
  *  - requestRelist() ends the current watch and relists (the owner's periodic full relist);
  *  - an inactivity timeout on the watch stream (no bytes for inactivityMs → reconnect);
  *  - restart() tears the loop down and starts it again (the owner's watchdog); lastProgressAt
- *    is the latest connect, list, event or recorded failure.
+ *    is the latest connect, list page, event or recorded failure (a page counts: a slow list of
+ *    many pages is progressing, not hung).
  */
 import type { Logger } from 'pino'
 import { fetch } from 'undici'
@@ -110,6 +111,7 @@ export class Reflector<K extends string = string> {
   synced = false
   startedAt = 0
   lastListOkAt = 0
+  lastPageAt = 0
   lastConnectAt = 0
   lastEventAt = 0
   lastFailureAt = 0
@@ -135,7 +137,7 @@ export class Reflector<K extends string = string> {
 
   /** The latest sign of life of the loop (watchdog input). */
   get lastProgressAt(): number {
-    return Math.max(this.startedAt, this.lastListOkAt, this.lastConnectAt, this.lastEventAt, this.lastFailureAt)
+    return Math.max(this.startedAt, this.lastListOkAt, this.lastPageAt, this.lastConnectAt, this.lastEventAt, this.lastFailureAt)
   }
 
   start(): void {
@@ -247,6 +249,7 @@ export class Reflector<K extends string = string> {
         metadata?: { continue?: string; resourceVersion?: string }
       }
       if (!this.alive(gen)) return
+      this.lastPageAt = this.env.now()
       for (const it of body.items ?? []) {
         const sum = this.spec.summarize(it)
         if (sum !== undefined) items.push(sum)
