@@ -212,6 +212,10 @@ export async function startApiserverProxy(cp: { server: string; kubeconfigPath: 
         res.on('close', () => open.delete(res))
       }
       const held: Buffer[] = []
+      // An upstream that ends while its last bytes are held (a paused stream still emits 'end')
+      // ends the client's response only after they are forwarded: a paused stream is hung, never
+      // a truncated body.
+      let endHeld = false
       streams.add(ur)
       ur.on('close', () => streams.delete(ur))
       ur.on('data', (c: Buffer) => {
@@ -220,7 +224,8 @@ export async function startApiserverProxy(cp: { server: string; kubeconfigPath: 
           ur.pause()
           pausedStreams.set(ur, () => {
             for (const h of held.splice(0)) res.write(h)
-            ur.resume()
+            if (endHeld) res.end()
+            else ur.resume()
           })
           return
         }
@@ -229,7 +234,10 @@ export async function startApiserverProxy(cp: { server: string; kubeconfigPath: 
           res.once('drain', () => !paused && ur.resume())
         }
       })
-      ur.on('end', () => res.end())
+      ur.on('end', () => {
+        if (held.length > 0) endHeld = true
+        else res.end()
+      })
       ur.on('error', () => res.destroy())
       res.on('close', () => ur.destroy())
     })
