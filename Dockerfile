@@ -37,6 +37,10 @@ FROM ${RUNTIME_IMAGE}
 USER 0:0
 WORKDIR /app
 ENV NODE_ENV=production
+# V8 heap defaults that keep the webhook near 150 MB RSS at 5,000 nodes (docs/benchmarks.md). The same
+# string is the chart's deployment.nodeOptions default (test/dockerfile.test.ts keeps them equal);
+# override with -e NODE_OPTIONS=... or the chart value.
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256"
 # Files stay owned by root and read-only for the process (the chart also sets readOnlyRootFilesystem).
 COPY package.json ./
 COPY --from=prod-deps /src/node_modules ./node_modules

@@ -28,7 +28,7 @@ import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
 import { h2load, wrk, type LoadResult } from './lib/load.js'
 import { run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
-import { REPO_ROOT, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
+import { REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
 
 // ------------------------------------------------------------------ options
 
@@ -44,6 +44,9 @@ const E2E_PODS = Number(flag('e2e-pods', '300'))
 const CONCURRENT = Number(flag('concurrent', '1000'))
 const FIXTURES = flag('fixtures', '').split(',').filter((f) => f !== '')
 const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '')
+/** NODE_OPTIONS of the webhook: the shipped default (the chart's deployment.nodeOptions, also the image's ENV), or `none`. */
+const NODE_OPTIONS_FLAG = flag('node-options', shippedNodeOptions())
+const WEBHOOK_NODE_OPTIONS = NODE_OPTIONS_FLAG === 'none' ? '' : NODE_OPTIONS_FLAG
 const H1_CONNS = 16
 const H2_CONNS = 2
 const H2_STREAMS = 16
@@ -70,7 +73,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { sections: SECTIONS, seconds: SECONDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS },
+  options: { sections: SECTIONS, seconds: SECONDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
 
   const registryConfig = join(dir, 'registry-config.yaml')
   writeFileSync(registryConfig, toYaml({ plainHttp: [regProxy.host], allowHosts: ['127.0.0.0/8'] }))
-  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS }
+  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS, nodeOptions: WEBHOOK_NODE_OPTIONS }
 
   // helm, url mode
   const helmHome = join(dir, 'helm')
@@ -422,7 +425,7 @@ async function main(): Promise<void> {
         apiserverNonWatchRequestsDuringLoad: apiCalls() - apiBefore,
       }
       rows.push(row)
-      log(`  ${size} nodes: ready in ${row.readyMs} ms, RSS ${r2(afterSync.rssMB)} MB (peak ${r2(afterLoad.peakMB)}), heap ${r2(afterSync.heapUsedMB)} MB; wrk p50 ${r2(h1.p50)} p99 ${r2(h1.p99)} ms ${Math.round(h1.rps)} req/s; sequential p50 ${r2(row.sequential.p50)} ms`)
+      log(`  ${size} nodes: ready in ${row.readyMs} ms, RSS ${r2(afterSync.rssMB)} MB (after load ${r2(afterLoad.rssMB)}, peak ${r2(afterLoad.peakMB)}), heap ${r2(afterSync.heapUsedMB)} / ${r2(afterSync.heapTotalMB)} MB; wrk p50 ${r2(h1.p50)} p99 ${r2(h1.p99)} ms ${Math.round(h1.rps)} req/s; sequential p50 ${r2(row.sequential.p50)} ms`)
     }
     const first = rows[0]
     const last = rows[rows.length - 1]
@@ -477,7 +480,7 @@ function table(r: Record<string, any>): string {
   }
   if (r.scale) {
     const w = [7, 9, 9, 22, 9, 9, 9, 9, 9, 9, 9]
-    out.push('2. Scale (50 RuntimeClasses; wasm-1 fixture over HTTP/1.1; memory after sync)')
+    out.push(`2. Scale (50 RuntimeClasses; wasm-1 fixture over HTTP/1.1; memory after sync; NODE_OPTIONS="${r.options.webhookNodeOptions ?? ''}"${r.options.webhookNodeArgs?.length ? `, node args ${r.options.webhookNodeArgs.join(' ')}` : ''})`)
     out.push(row(['nodes', 'ready ms', 'nodes ms', 'RSS/peak MB', 'heap MB', 'r/s', 'p50', 'p99', 'seq p50', 'api calls'], w))
     for (const x of r.scale.rows) out.push(row([x.nodes, x.readyMs, x.syncMs.nodes ?? '?', `${x.memoryAfterSync.rssMB}/${x.memoryAfterLoad.peakMB}`, x.memoryAfterSync.heapUsedMB, x.load.rps, x.load.p50, x.load.p99, x.sequential.p50, x.apiserverNonWatchRequestsDuringLoad], w))
     if (r.scale.latencyRatioLastToFirst) out.push(`   latency largest/smallest: p50 x${r.scale.latencyRatioLastToFirst.p50}, p99 x${r.scale.latencyRatioLastToFirst.p99}, sequential p50 x${r.scale.latencyRatioLastToFirst.sequentialP50}`)

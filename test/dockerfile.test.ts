@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import t, { type Test } from 'tap'
+import { parse as parseYaml } from 'yaml'
 
 import { parseDockerfile, reproduceStages, type Dockerfile, type ReproducedStage, type Stage } from './harness/dockerfile.js'
 
@@ -57,6 +58,12 @@ t.test('final stage: non-root, production, exec-form CMD, no dev dependencies', 
   t.ok(u === 'nonroot' || Number(u) >= 1000, `USER ${user?.args} is a non-root uid`)
   t.ok(body.some((i) => i.op === 'ENV' && /NODE_ENV=production/.test(i.args)), 'NODE_ENV=production')
   t.same(body.filter((i) => i.op === 'RUN'), [], 'no RUN in the final stage (distroless has no shell)')
+  // The heap defaults ship in the image (docker run) and in the chart (NODE_OPTIONS from
+  // deployment.nodeOptions, which replaces the image's env): one value, so both run alike.
+  const nodeOptionsEnv = body.filter((i) => i.op === 'ENV' && /^NODE_OPTIONS=/.test(i.args)).at(-1)
+  const chartValues = parseYaml(readFileSync(resolve(ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment: { nodeOptions: string } }
+  t.equal(JSON.parse(nodeOptionsEnv?.args.slice('NODE_OPTIONS='.length) ?? '""'), chartValues.deployment.nodeOptions, 'ENV NODE_OPTIONS equals the chart\'s deployment.nodeOptions')
+  t.match(chartValues.deployment.nodeOptions, /--max-old-space-size=\d+/, 'the defaults cap the old space')
 
   const cmd = body.filter((i) => i.op === 'CMD').at(-1)
   t.ok(cmd, 'CMD is set')

@@ -1,10 +1,18 @@
 // The webhook and the null handler as separate processes, run compiled from dist/ (as in production).
+import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
 import { httpGet, spawnLogged, waitFor, freePorts, procMemory, type Child } from './proc.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 export const CLI = join(REPO_ROOT, 'dist/src/cli.js')
 export const NULL_SERVER = join(REPO_ROOT, 'bench/null-server.mjs')
+
+/** The V8 flags the image and the chart ship (the chart's deployment.nodeOptions; the Dockerfile's ENV is equal). */
+export function shippedNodeOptions(): string {
+  const values = parseYaml(readFileSync(join(REPO_ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment?: { nodeOptions?: string } }
+  return values.deployment?.nodeOptions ?? ''
+}
 
 export interface WebhookProc {
   child: Child
@@ -24,8 +32,10 @@ export interface WebhookArgs {
   tlsDir: string
   kubeconfig: string
   registryConfig: string
-  /** Extra node flags (e.g. --max-semi-space-size=...). */
+  /** Extra node flags (e.g. --cpu-prof); they take precedence over nodeOptions. */
   nodeArgs?: string[]
+  /** NODE_OPTIONS for the webhook ('' = Node's defaults). */
+  nodeOptions?: string
   extraArgs?: string[]
   logLevel?: string
 }
@@ -46,7 +56,7 @@ export async function startWebhook(a: WebhookArgs, name = 'webhook'): Promise<We
     ...(a.extraArgs ?? []),
   ]
   const started = performance.now()
-  const child = spawnLogged(process.execPath, args, join(a.dir, `${name}-${port}.log`), { ...process.env, NODE_OPTIONS: '' })
+  const child = spawnLogged(process.execPath, args, join(a.dir, `${name}-${port}.log`), { ...process.env, NODE_OPTIONS: a.nodeOptions ?? '' })
   await waitFor('webhook /readyz', async () => {
     if (child.proc.exitCode !== null) throw new Error(`webhook exited: ${child.tail()}`)
     return (await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200

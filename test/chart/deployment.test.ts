@@ -31,6 +31,19 @@ t.test('default Deployment', { skip }, async (t) => {
     t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory, 'resources set')
   })
 
+  t.test('heap defaults: NODE_OPTIONS from deployment.nodeOptions, within the memory limit', async (t) => {
+    const c = spec.containers[0]
+    const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]))
+    t.match(env.NODE_OPTIONS, /--max-old-space-size=(\d+)/, 'the old space is capped by default')
+    const oldSpaceMi = Number(/--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS)?.[1])
+    const mi = (q: string): number => Number(/^(\d+)Mi$/.exec(q)?.[1])
+    t.ok(mi(c.resources.limits.memory) > oldSpaceMi + 90, `limit ${c.resources.limits.memory} > old space ${oldSpaceMi}Mi + the ~90 MB baseline`)
+    t.ok(mi(c.resources.requests.memory) >= 150, `request ${c.resources.requests.memory} covers the measured peak`)
+    const { docs } = await template({ values: { deployment: { nodeOptions: '' } } })
+    const env2 = one(docs, 'Deployment').spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)
+    t.notOk(env2.includes('NODE_OPTIONS'), 'nodeOptions "" renders no NODE_OPTIONS (the image default applies)')
+  })
+
   t.test('ports, probes and flags', async (t) => {
     const c = spec.containers[0]
     t.same(
