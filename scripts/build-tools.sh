@@ -4,12 +4,18 @@
 #                                                     <- k8s.io/kubernetes    (test/harness/go/k8s)
 #   etcd                                              <- go.etcd.io/etcd/server/v3 (test/harness/go/etcd)
 #   helm                                              <- helm.sh/helm/v3      (test/harness/go/helm)
+#   containerd-shim-wasmtime-v1 (+ containerd-shim-spin-v2, a hard link to it)
+#                                                     <- test/harness/shim (Rust; runwasi's containerd-shim-wasm
+#                                                        crate + wasmtime; cargo build --release --locked)
 #
 # Versions live in test/harness/versions.env (also read by test/harness/tools.ts).
 # Binaries are cached outside the repo, keyed by version:
 #   ${WASM_ADMISSION_CACHE:-$HOME/.cache/wasm-admission}/tools/<name>-<version>/
 # A directory counts as built only when its .stamp matches the wrapper go.mod/go.sum and ldflags,
 # so a warm run does not invoke the Go toolchain at all and just prints the paths.
+# The shim goes to tools/shim-<hash>/, the hash covering its Cargo.toml, Cargo.lock, sources and
+# `rustc -vV`; a warm run does not invoke cargo. Cargo's target dir is ${cache}/shim-target (cold
+# build 15-30 min on 2 cores; a source change rebuilds only the shim crate).
 #
 # Output: KEY=/abs/path lines on stdout (also written to ${cache}/tools/current.env).
 # Usage:  scripts/build-tools.sh [--force]     (log messages go to stderr)
@@ -165,6 +171,34 @@ if ! is_built "$HELM_DIR" "$s" helm; then
   go_build "$HARNESS/go/helm" "$HELM_DIR" "$s" "$helm_ldflags" "" helm.sh/helm/v3/cmd/helm
 fi
 
+# ---- the Wasm shim (Rust). containerd resolves runtime_type io.containerd.<name>.<vN> to the binary
+# containerd-shim-<name>-<vN> on its PATH: io.containerd.wasmtime.v1 -> containerd-shim-wasmtime-v1,
+# io.containerd.spin.v2 -> containerd-shim-spin-v2. The "spin" name is the same wasmtime shim (a hard
+# link, so `ps` shows which name a pod's shim was started under): it runs WASI modules, not Spin apps
+# (the Spin runtime is not on crates.io); the seed's Spin handler is routed to it for placement only.
+SHIM_SRC="$HARNESS/shim"
+shim_stamp() {
+  command -v rustc >/dev/null || { log "rustc not found (need a Rust toolchain >= 1.85, e.g. from rustup)"; exit 1; }
+  { cat "$SHIM_SRC/Cargo.toml" "$SHIM_SRC/Cargo.lock"
+    (cd "$SHIM_SRC" && find src -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    rustc -vV; printf '%s\n' "cargo build --release --locked"; } | sha256sum | cut -d' ' -f1
+}
+s="$(shim_stamp)"
+SHIM_DIR="$TOOLS/shim-${s:0:16}"
+if ! is_built "$SHIM_DIR" "$s" containerd-shim-wasmtime-v1 containerd-shim-spin-v2; then
+  command -v cargo >/dev/null || { log "cargo not found (need a Rust toolchain >= 1.85, e.g. from rustup)"; exit 1; }
+  target="$CACHE/shim-target"
+  log "building the Wasm shim ($(rustc --version)) in $target -> $SHIM_DIR (cold: 15-30 min on 2 cores)"
+  start=$SECONDS
+  ( cd "$SHIM_SRC" && CARGO_TARGET_DIR="$target" cargo build --release --locked >&2 ) || { log "shim build failed"; exit 1; }
+  tmp="$(mktemp -d "$TOOLS/.build.XXXXXX")"
+  cp "$target/release/containerd-shim-wasmtime-v1" "$tmp/"
+  ln "$tmp/containerd-shim-wasmtime-v1" "$tmp/containerd-shim-spin-v2"
+  echo "$s" > "$tmp/.stamp"
+  rm -rf "$SHIM_DIR"; mv "$tmp" "$SHIM_DIR"
+  log "shim built in $((SECONDS - start))s: $(du -h "$SHIM_DIR/containerd-shim-wasmtime-v1" | cut -f1)"
+fi
+
 env_out="KUBE_APISERVER=$K8S_DIR/kube-apiserver
 KUBE_CONTROLLER_MANAGER=$K8S_DIR/kube-controller-manager
 KUBE_SCHEDULER=$K8S_DIR/kube-scheduler
@@ -172,7 +206,9 @@ KUBELET=$K8S_DIR/kubelet
 KUBE_PROXY=$K8S_DIR/kube-proxy
 KUBECTL=$K8S_DIR/kubectl
 ETCD=$ETCD_DIR/etcd
-HELM=$HELM_DIR/helm"
+HELM=$HELM_DIR/helm
+SHIM_WASMTIME=$SHIM_DIR/containerd-shim-wasmtime-v1
+SHIM_SPIN=$SHIM_DIR/containerd-shim-spin-v2"
 if [[ ! -f "$TOOLS/current.env" || "$(cat "$TOOLS/current.env")" != "$env_out" ]]; then
   printf '%s\n' "$env_out" > "$TOOLS/current.env.tmp.$$" && mv "$TOOLS/current.env.tmp.$$" "$TOOLS/current.env"
 fi
