@@ -13,10 +13,12 @@ import { parseBuiltTools, parseInstallTable, scanScript, shellCommands, shellUse
 const ROOT = join(import.meta.dirname, '..')
 const FOLDERS = ['test', 'src', 'bench', 'demo', 'scripts', 'certs']
 
-/** Node and what scripts/lib/node.sh installs, and the Go toolchain build-tools.sh itself needs. */
+/** Node and what scripts/lib/node.sh installs, and the Go and Rust toolchains build-tools.sh itself needs. */
 const NODE_AND_TOOLCHAINS: Record<string, string> = {
   node: 'scripts/lib/node.sh', npm: 'scripts/lib/node.sh', npx: 'scripts/lib/node.sh', tsx: 'npm ci (devDependency)', tap: 'npm ci (devDependency)', tsc: 'npm ci (devDependency)',
   go: 'prerequisite of scripts/build-tools.sh (it says so when missing)',
+  cargo: 'prerequisite of scripts/build-tools.sh for the Wasm shim (it says so when missing)',
+  rustc: 'prerequisite of scripts/build-tools.sh for the Wasm shim (it says so when missing)',
   'apt-get': 'apt (Priority required: on every Debian system; what install-system-deps.sh installs with)',
   sudo: 'only when not root (install-system-deps.sh says so when it is missing)',
 }
