@@ -185,18 +185,24 @@ shim_stamp() {
 }
 s="$(shim_stamp)"
 SHIM_DIR="$TOOLS/shim-${s:0:16}"
+shim_ok=1
 if ! is_built "$SHIM_DIR" "$s" containerd-shim-wasmtime-v1 containerd-shim-spin-v2; then
   command -v cargo >/dev/null || { log "cargo not found (need a Rust toolchain >= 1.85, e.g. from rustup)"; exit 1; }
   target="$CACHE/shim-target"
   log "building the Wasm shim ($(rustc --version)) in $target -> $SHIM_DIR (cold: 15-30 min on 2 cores)"
   start=$SECONDS
-  ( cd "$SHIM_SRC" && CARGO_TARGET_DIR="$target" cargo build --release --locked >&2 ) || { log "shim build failed"; exit 1; }
-  tmp="$(mktemp -d "$TOOLS/.build.XXXXXX")"
-  cp "$target/release/containerd-shim-wasmtime-v1" "$tmp/"
-  ln "$tmp/containerd-shim-wasmtime-v1" "$tmp/containerd-shim-spin-v2"
-  echo "$s" > "$tmp/.stamp"
-  rm -rf "$SHIM_DIR"; mv "$tmp" "$SHIM_DIR"
-  log "shim built in $((SECONDS - start))s: $(du -h "$SHIM_DIR/containerd-shim-wasmtime-v1" | cut -f1)"
+  if ( cd "$SHIM_SRC" && CARGO_TARGET_DIR="$target" cargo build --release --locked >&2 ); then
+    tmp="$(mktemp -d "$TOOLS/.build.XXXXXX")"
+    cp "$target/release/containerd-shim-wasmtime-v1" "$tmp/"
+    ln "$tmp/containerd-shim-wasmtime-v1" "$tmp/containerd-shim-spin-v2"
+    echo "$s" > "$tmp/.stamp"
+    rm -rf "$SHIM_DIR"; mv "$tmp" "$SHIM_DIR"
+    log "shim built in $((SECONDS - start))s: $(du -h "$SHIM_DIR/containerd-shim-wasmtime-v1" | cut -f1)"
+  else
+    # The other tools stay usable; only the real-node Wasm tests need the shim (they fail without it).
+    log "SHIM BUILD FAILED (cargo output above): SHIM_WASMTIME and SHIM_SPIN are not set"
+    shim_ok=0
+  fi
 fi
 
 env_out="KUBE_APISERVER=$K8S_DIR/kube-apiserver
@@ -209,6 +215,7 @@ ETCD=$ETCD_DIR/etcd
 HELM=$HELM_DIR/helm
 SHIM_WASMTIME=$SHIM_DIR/containerd-shim-wasmtime-v1
 SHIM_SPIN=$SHIM_DIR/containerd-shim-spin-v2"
+[[ $shim_ok == 1 ]] || env_out="$(grep -v '^SHIM_' <<<"$env_out")"
 if [[ ! -f "$TOOLS/current.env" || "$(cat "$TOOLS/current.env")" != "$env_out" ]]; then
   printf '%s\n' "$env_out" > "$TOOLS/current.env.tmp.$$" && mv "$TOOLS/current.env.tmp.$$" "$TOOLS/current.env"
 fi
