@@ -3,12 +3,13 @@
 // The seed cluster on real nodes: node-runc (runc only), node-wasmtime (label wasmtime-enabled=yes,
 // RuntimeClass wasm1, the wasmtime shim when built), node-spin (label spin=yes, RuntimeClass spin-test,
 // the shim under the Spin handler when built). What runc does with Wasm images when wasm-admission is
-// off, a Linux pod under runc, a denied pod never created, and a node losing its label turning new
-// admissions into denials with the fix.
+// off; every Wasm pod wasm-admission admits running on the node with its shim, its output in `kubectl
+// logs`; a Linux pod under runc, a denied pod never created, and a node losing its shim and label turning
+// new admissions into denials with the fix while its running Wasm pod keeps running.
 import t from 'tap'
 import { podObject, startE2EEnv, waitFor, MODE_LABEL, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
 import { realNodesMissing, seedRealNodeSpecs, shimBinaries } from '../harness/real-nodes.js'
-import { HELLO_LINUX_LINE } from '../harness/runnable-images.js'
+import { HELLO_LINUX_LINE, HELLO_WASM_LINE, TICKER_START_LINE } from '../harness/runnable-images.js'
 import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
 
 const skip = e2eSkip(t) || realNodesMissing() || false
@@ -57,6 +58,31 @@ t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }
     })
   }
 
+  const runCases = [
+    { name: 'wasi-hello', image: s['wasi-hello'].ref, rc: 'wasm1', node: 'node-wasmtime', line: HELLO_WASM_LINE },
+    { name: 'wasi-ticker', image: s['wasi-ticker'].ref, rc: 'wasm1', node: 'node-wasmtime', line: TICKER_START_LINE },
+    // command ["/"] from wasm-admission; the shim under the Spin handler runs the module /spin.toml names.
+    { name: 'spin-ticker', image: s['spin-ticker'].ref, rc: 'spin-test', node: 'node-spin', line: TICKER_START_LINE },
+  ]
+  for (const c of runCases) {
+    t.test(`${c.name}: admitted by wasm-admission, runs on ${c.node} through its shim and prints its line`, async (t) => {
+      const started = Date.now()
+      await env.apply(podObject(c.name, c.image), { namespace: ON, verb: 'create' })
+      const p = await waitFor(`${ON}/${c.name} Running or Succeeded`, async () => {
+        const x = await pod(env, c.name, ON)
+        return x.status?.phase === 'Running' || x.status?.phase === 'Succeeded' ? x : undefined
+      }, 180_000)
+      t.equal(p.spec.runtimeClassName, c.rc, 'routed by wasm-admission')
+      t.equal(p.spec.nodeName, c.node, 'on the node with the shim')
+      const logs = await waitFor(`${ON}/${c.name} log line`, async () => {
+        const r = await env.kubectl(['logs', c.name, '-n', ON], { allowFailure: true })
+        return r.code === 0 && r.stdout.includes(c.line) ? r.stdout : undefined
+      }, 60_000)
+      t.comment(`${ON}/${c.name} ${p.status?.phase} on ${p.spec.nodeName} after ${Date.now() - started} ms; log: ${JSON.stringify(logs.split('\n').slice(0, 2).join(' | '))}`)
+      t.match(logs, c.line, 'its output in kubectl logs')
+    })
+  }
+
   t.test('a Linux pod runs under runc and prints its line', async (t) => {
     await env.apply(podObject('linux', s.linux.ref), { namespace: ON, verb: 'create' })
     const p = await waitFor('linux Running', async () => {
@@ -83,19 +109,33 @@ t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }
   })
 
   t.test('node-wasmtime loses its runtime and label: new WASI admissions are denied with the fix', async (t) => {
+    const shimsBefore = nodes.node('node-wasmtime').shimProcesses().length
+    t.comment(`node-wasmtime shim processes before: ${shimsBefore}`)
     await nodes.node('node-wasmtime').reconfigureShims([])
     await env.kubectl(['label', 'node', 'node-wasmtime', 'wasmtime-enabled-'])
     const denial = await waitFor('a denial for a new WASI pod', async () => {
       const r = await env.apply(podObject('wasi-hello-2', s['wasi-hello'].ref), { namespace: ON, verb: 'create', allowFailure: true })
       return r.code !== 0 ? r.stderr : undefined
     }, 60_000)
-    t.match(denial, /0\/3 nodes can run RuntimeClass wasm1 \(handler wasmtime\): 3 do not match nodeSelector wasmtime-enabled=yes; fix: provision the shim for handler "wasmtime" on a schedulable node/, 'denied, with the fix')
+    t.match(denial, /0\/3 nodes can run RuntimeClass wasm1 \(handler wasmtime\): 3 do not match nodeSelector wasmtime-enabled=yes; fix: label a node with wasmtime-enabled=yes/, 'denied, with the fix')
     t.match((await env.kubectl(['get', 'pod', 'wasi-hello-2', '-n', ON], { allowFailure: true })).stderr, /NotFound/)
     const ready = await waitFor('node-wasmtime Ready after containerd restarted', async () => {
       const n = await env.get('node', 'node-wasmtime')
       return ((n.status.conditions ?? []) as K8sObject[]).find((c) => c.type === 'Ready')?.status === 'True'
     }, 120_000)
     t.ok(ready, 'the node stays Ready with its containerd restarted')
+    // The ticker admitted before keeps running: containerd's restart leaves its shim alone.
+    const ticker = await pod(env, 'wasi-ticker', ON)
+    t.equal(ticker.status?.phase, 'Running', 'the running Wasm pod keeps running')
+    t.equal(ticker.spec.nodeName, 'node-wasmtime')
+    const before = Number(ticker.status?.containerStatuses?.[0]?.restartCount ?? 0)
+    const still = await waitFor('the ticker still logging after the shim config is gone', async () => {
+      const r = await env.kubectl(['logs', 'wasi-ticker', '-n', ON], { allowFailure: true })
+      return r.code === 0 && r.stdout.includes(TICKER_START_LINE) ? r.stdout : undefined
+    }, 60_000)
+    t.match(still, TICKER_START_LINE)
+    t.equal(Number((await pod(env, 'wasi-ticker', ON)).status?.containerStatuses?.[0]?.restartCount ?? 0), before, 'not restarted')
+    t.ok(nodes.node('node-wasmtime').shimProcesses().length >= 1, 'its shim process is still there')
   })
 
   t.test('memory of the nodes', async (t) => {

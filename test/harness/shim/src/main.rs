@@ -47,9 +47,23 @@ impl Shim for WasmtimeShim {
 }
 
 impl Sandbox for WasmtimeSandbox {
-    async fn run_wasi(&self, ctx: &impl RuntimeContext) -> Result<i32> {
-        let Entrypoint { source, func, .. } = ctx.entrypoint();
+    /// runwasi's default check reads the entrypoint's first bytes; `/` (the Spin convention) is a
+    /// directory, so without this the container would go to the Linux executor and fail.
+    async fn can_handle(&self, ctx: &impl RuntimeContext) -> Result<()> {
+        let Entrypoint { source, arg0, .. } = ctx.entrypoint();
+        if spin_module(arg0).is_some() {
+            return Ok(());
+        }
         let bytes = source.as_bytes()?;
+        WasmBinaryType::from_bytes(&bytes).map(|_| ()).context("entrypoint is neither a Wasm module nor a Wasm component")
+    }
+
+    async fn run_wasi(&self, ctx: &impl RuntimeContext) -> Result<i32> {
+        let Entrypoint { source, func, arg0, .. } = ctx.entrypoint();
+        let bytes = match spin_module(arg0) {
+            Some(path) => std::borrow::Cow::Owned(std::fs::read(&path).with_context(|| format!("reading {} (named by /spin.toml)", path.display()))?),
+            None => source.as_bytes()?,
+        };
         let status = match WasmBinaryType::from_bytes(&bytes) {
             Some(WasmBinaryType::Module) => self.run_module(ctx, &bytes, &func).await,
             Some(WasmBinaryType::Component) => self.run_component(ctx, &bytes).await,
@@ -120,6 +134,22 @@ fn wasi_builder(ctx: &impl RuntimeContext) -> Result<WasiCtxBuilder> {
         .allow_ip_name_lookup(true)
         .preopened_dir("/", "/", DirPerms::all(), FilePerms::all())?;
     Ok(builder)
+}
+
+/// Spin-style images (a FROM-scratch rootfs with /spin.toml, no entrypoint) get `command: ["/"]` from
+/// wasm-admission, as the Spin shim expects. This shim is not the Spin runtime (containerd-shim-spin is
+/// not on crates.io): registered under the Spin handler for placement, it runs the module the first
+/// `source = "..."` line of /spin.toml names as a plain WASI command.
+fn spin_module(arg0: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    if arg0 != Some(std::path::Path::new("/")) {
+        return None;
+    }
+    let manifest = std::fs::read_to_string("/spin.toml").ok()?;
+    manifest.lines().find_map(|line| {
+        let value = line.trim().strip_prefix("source")?.trim_start().strip_prefix('=')?.trim();
+        let file = value.strip_prefix('"')?.strip_suffix('"')?;
+        Some(std::path::Path::new("/").join(file))
+    })
 }
 
 fn main() {
