@@ -232,13 +232,15 @@ async function replay(env: E2EEnv): Promise<void> {
 
   // --- other Wasm styles and a Linux pod
   section('A WASI module and a Linux image, as bare pods')
-  const bare: Array<{ name: string; image: string; what: string; needle: string }> = [
-    { name: 'wasi-hello', image: s['wasi-hello'].ref, what: 'WASI preview1 command module (wasip1/wasm, Entrypoint /hello.wasm)', needle: 'hello from wasm' },
+  // wasi-hello prints its line and exits: --restart=Never, so the pod ends Succeeded rather than restarting.
+  const bare: Array<{ name: string; image: string; what: string; needle: string; once?: boolean }> = [
+    { name: 'wasi-hello', image: s['wasi-hello'].ref, what: 'WASI preview1 command module (wasip1/wasm, Entrypoint /hello.wasm), prints and exits', needle: 'hello from wasm', once: true },
     { name: 'plain-linux', image: s.linux.ref, what: 'an ordinary Linux image (busybox)', needle: 'hello from linux' },
   ]
   for (const k of bare) {
     const pod = podObject(k.name, k.image)
-    out(indent(`${cyan(`$ kubectl run ${k.name} -n ${NS} --image=${short(k.image)}`)}   ${dim(`# ${k.what}`)}`))
+    if (k.once) pod.spec.restartPolicy = 'Never'
+    out(indent(`${cyan(`$ kubectl run ${k.name} -n ${NS} --image=${short(k.image)}${k.once ? ' --restart=Never' : ''}`)}   ${dim(`# ${k.what}`)}`))
     await env.apply(pod, { namespace: NS, verb: 'create' })
     const stored = await env.get('pod', k.name, NS)
     for (const l of describeAdmission(pod, stored, SEED_RUNTIME_CLASSES)) out(indent(l, 6))
@@ -308,7 +310,8 @@ async function replay(env: E2EEnv): Promise<void> {
   section('About Spin')
   out(indent(`Real Spin apps (HTTP triggers, spin.toml manifests) need the Spin runtime, containerd-shim-spin, which is not on crates.io.`))
   out(indent(`Here the Spin handler is registered with the project's wasmtime shim (${dim('containerd-shim-spin-v2 = a hard link to containerd-shim-wasmtime-v1')}),`))
-  out(indent(`which runs WASI modules, not Spin apps: Spin-style images are routed to it for placement only.`))
+  out(indent(`which runs WASI modules, not Spin apps: for a Spin-style image (command ["/"] from wasm-admission) it runs the module`))
+  out(indent(`the first \`source = "..."\` line of /spin.toml names as a plain WASI command (no HTTP trigger): placement, not Spin semantics.`))
 }
 
 // ------------------------------------------------------------------ main
