@@ -71,7 +71,8 @@ export interface RealNode {
   shims(): ShimRuntime[]
   /** `ctr -a <socket> -n k8s.io ...` */
   ctr(args: string[]): Promise<RunResult>
-  /** Rewrites containerd's config with these shims and restarts containerd (running containers keep running). */
+  /** Rewrites containerd's config with these shims and restarts containerd (running containers keep running:
+   * the shim binaries already linked stay on containerd's PATH, only the config forgets them). */
   reconfigureShims(shims: ShimRuntime[]): Promise<void>
   /** PIDs of this node's shim processes (any containerd-shim-* whose -address is this node's socket). */
   shimProcesses(): Array<{ pid: number; argv: string[]; rssKiB: number }>
@@ -509,9 +510,16 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
         '',
       ].join('\n'))
       let shims = spec.shims ?? []
-      const linkShims = (list: ShimRuntime[]): void => {
-        for (const e of readdirSync(join(nd, 'bin'))) rmSync(join(nd, 'bin', e), { force: true })
-        for (const s of list) symlinkSync(s.binary, join(nd, 'bin', shimBinaryName(s.runtimeType)))
+      // keep: leave existing links. containerd, restarted, reloads its running tasks through each one's shim
+      // binary: with the binary gone it drops them ("failed to resolve runtime path") and the kubelet
+      // recreates the pod, which then fails. Removing a runtime from the config must not uninstall it.
+      const linkShims = (list: ShimRuntime[], keep = false): void => {
+        if (!keep) for (const e of readdirSync(join(nd, 'bin'))) rmSync(join(nd, 'bin', e), { force: true })
+        for (const s of list) {
+          const link = join(nd, 'bin', shimBinaryName(s.runtimeType))
+          rmSync(link, { force: true })
+          symlinkSync(s.binary, link)
+        }
       }
       linkShims(shims)
       const configFile = join(nd, 'containerd/config.toml')
@@ -589,7 +597,7 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
         ctr,
         reconfigureShims: async (next) => {
           shims = next
-          linkShims(next)
+          linkShims(next, true)
           writeFileSync(configFile, containerdConfig(nd, opts.registryHost, opts.sandboxImage, next))
           await containerd.stop(10_000)
           await startContainerd()
