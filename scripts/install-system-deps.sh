@@ -30,6 +30,7 @@ NEEDS=(
   "gcc                      gcc                 the pause image (a static C binary)"
   "/usr/lib/x86_64-linux-gnu/libc.a  libc6-dev  static linking of the pause binary"
   "pgrep                    procps              the bench's note of other processes (not Essential in Debian)"
+  "ps                       procps              the demo's list of shim processes, one per replica"
   "wrk                      wrk                 HTTP/1.1 load generator of the bench"
   "h2load                   nghttp2-client      HTTP/2 load generator of the bench"
 )

@@ -8,7 +8,7 @@ import { dumpLogsOnFailure, e2eSkip, eventsFor, waitForPods } from './helpers.js
 
 const skip = e2eSkip(t)
 const NS = 'denials'
-const FIX = 'fix: provision the shim for handler "slight" on a schedulable node, or change the pod\'s nodeSelector, affinity or tolerations'
+const FIX = 'fix: provision the "slight" shim on a node (it shows in status.runtimeHandlers or an installer label)'
 
 t.test('denials on a real control plane', { skip, timeout: 600_000 }, async (t) => {
   const env: E2EEnv = await startE2EEnv()

@@ -50,7 +50,7 @@ t.test('namespace modes and exclusions on a real control plane', { skip, timeout
     const r = await env.apply(podObject('slight-app', s['slight-scratch'].ref), { namespace: 'warned', verb: 'create' })
     t.equal(r.code, 0, 'admitted')
     t.equal(r.stdout.trim(), 'pod/slight-app created')
-    t.equal(r.stderr.trim(), `Warning: wasm-admission (warn mode) would deny: ${slightWhy}; fix: provision the shim for handler "slight" on a schedulable node, or change the pod's nodeSelector, affinity or tolerations`, 'the warning, verbatim')
+    t.equal(r.stderr.trim(), `Warning: wasm-admission (warn mode) would deny: ${slightWhy}; fix: provision the "slight" shim on a node (it shows in status.runtimeHandlers or an installer label)`, 'the warning, verbatim')
     const p = await env.get('pod', 'slight-app', 'warned')
     t.equal(p.spec.runtimeClassName, 'slight-nowhere', 'warn mode still mutates')
     t.same(p.spec.nodeSelector, { slight: 'yes' })
