@@ -65,7 +65,7 @@ t.test('denials on a real control plane', { skip, timeout: 600_000 }, async (t) 
     t.equal(ev.involvedObject.kind, 'ReplicaSet')
     t.equal(ev.source?.component ?? ev.reportingComponent, 'replicaset-controller')
     t.match(ev.message, /^Error creating: admission webhook "validate\.wasm-admission\.io" denied the request: wasm-admission denied this object: container "app" \(image "[^"]+"\): /)
-    t.match(ev.message, `${expected}; fix: provision the shim for handler "spin" on a schedulable node`)
+    t.match(ev.message, `${expected}; fix: provision the "spin" shim on a node (it shows in status.runtimeHandlers or an installer label), or label a node with edge=yes`)
     t.equal((await env.list('pods', NS, 'app=spin-edge')).length, 1, 'still one pod')
     // `kubectl describe` shows it as users see it.
     const d = await env.kubectl(['describe', 'replicaset', rs.metadata.name, '-n', NS])
