@@ -334,25 +334,21 @@ const wasmPlatformNoLayers: Rule<ImageFacts> = {
   verdict: (f) => (f.layerTypes.length > 0 ? undefined : { kind: 'unsupported', evidence: [wasmPlatformEvidence(f), 'no layers: nothing to run'] }),
 }
 
-const spinTomlInRootfs: Rule<ImageFacts> = {
-  name: 'spin-toml-in-rootfs',
-  verdict: (f) => {
-    if (f.hasEntrypoint) return undefined
-    const spin = findEntry(f.peeks, (e) => e.path === 'spin.toml')
-    if (spin === undefined) return undefined
-    return wasm('spin', 'spin-app', f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /spin.toml (layer ${short(spin.layer.digest)})`])
-  },
+/** No Entrypoint/Cmd and the rootfs holds an app manifest (`/spin.toml`, `/slightfile.toml`). */
+function appManifestInRootfs(name: string, file: string, runtime: 'spin' | 'slight', kind: 'spin-app' | 'slight-app'): Rule<ImageFacts> {
+  return {
+    name,
+    verdict: (f) => {
+      if (f.hasEntrypoint) return undefined
+      const found = findEntry(f.peeks, (e) => e.path === file)
+      if (found === undefined) return undefined
+      return wasm(runtime, kind, f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /${file} (layer ${short(found.layer.digest)})`])
+    },
+  }
 }
 
-const slightfileInRootfs: Rule<ImageFacts> = {
-  name: 'slightfile-in-rootfs',
-  verdict: (f) => {
-    if (f.hasEntrypoint) return undefined
-    const slight = findEntry(f.peeks, (e) => e.path === 'slightfile.toml')
-    if (slight === undefined) return undefined
-    return wasm('slight', 'slight-app', f.hasEntrypoint, [...rootfsEvidence(f), `rootfs has /slightfile.toml (layer ${short(slight.layer.digest)})`])
-  },
-}
+const spinTomlInRootfs = appManifestInRootfs('spin-toml-in-rootfs', 'spin.toml', 'spin', 'spin-app')
+const slightfileInRootfs = appManifestInRootfs('slightfile-in-rootfs', 'slightfile.toml', 'slight', 'slight-app')
 
 /** No Entrypoint/Cmd and no app manifest in the rootfs: generic WASI, saying how much was seen. */
 const wasiRootfs: Rule<ImageFacts> = {
