@@ -11,6 +11,9 @@ import { podObject, startE2EEnv, waitFor, MODE_LABEL, type E2EEnv, type K8sObjec
 import { realNodesMissing, seedRealNodeSpecs, shimBinaries } from '../harness/real-nodes.js'
 import { HELLO_LINUX_LINE, HELLO_WASM_LINE, TICKER_START_LINE } from '../harness/runnable-images.js'
 import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
+import { checkNodePod } from '../../src/facts/cluster/eligibility.js'
+import { summarizeNode } from '../../src/facts/cluster/node-summary.js'
+import { schedulingOf } from '../../src/policy/decide.js'
 
 const skip = e2eSkip(t) || realNodesMissing() || false
 if (skip && process.env.WASM_ADMISSION_REQUIRE_CLUSTER === '1') t.fail(`real nodes unavailable: ${skip}`)
@@ -143,6 +146,50 @@ t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }
     t.ok(tick > tickAtRestart, 'the ticker keeps ticking')
     t.equal(Number((await pod(env, 'wasi-ticker', ON)).status?.containerStatuses?.[0]?.restartCount ?? 0), before, 'not restarted')
     t.ok(nodes.node('node-wasmtime').shimProcesses().length >= 1, 'its shim process is still there')
+  })
+
+  // Pods with spec.nodeName skip the scheduler; the node's kubelet admits or rejects them. The rule
+  // (checkNodePod for a bound pod, docs/cluster-facts.md) is cited from pkg/kubelet/lifecycle/predicate.go;
+  // here the real kubelet of node-runc is the oracle: each case changes the node, binds a pod to it,
+  // and compares the kubelet's verdict (Running, or Failed with its rejection reason) with ours.
+  t.test('bound pods: the real kubelet\'s admission agrees with checkNodePod', async (t) => {
+    const NODE = 'node-runc'
+    const FINALIZER = 'wasm-admission.test/observe'
+    type Case = { name: string; node: string[]; undo: string[]; spec?: Record<string, unknown> }
+    const cases: Case[] = [
+      { name: 'cordoned', node: ['cordon', NODE], undo: ['uncordon', NODE] },
+      { name: 'noschedule', node: ['taint', 'node', NODE, 'kt=a:NoSchedule'], undo: ['taint', 'node', NODE, 'kt=a:NoSchedule-'] },
+      { name: 'prefernoschedule', node: ['taint', 'node', NODE, 'kt=a:PreferNoSchedule'], undo: ['taint', 'node', NODE, 'kt=a:PreferNoSchedule-'] },
+      { name: 'noexecute', node: ['taint', 'node', NODE, 'kt=a:NoExecute'], undo: ['taint', 'node', NODE, 'kt=a:NoExecute-'] },
+      { name: 'noexecute-tolerated', node: ['taint', 'node', NODE, 'kt=a:NoExecute'], undo: ['taint', 'node', NODE, 'kt=a:NoExecute-'], spec: { tolerations: [{ key: 'kt', operator: 'Exists', effect: 'NoExecute' }] } },
+      { name: 'noexecute-tolerated-for-60s', node: ['taint', 'node', NODE, 'kt=a:NoExecute'], undo: ['taint', 'node', NODE, 'kt=a:NoExecute-'], spec: { tolerations: [{ key: 'kt', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 60 }] } },
+      { name: 'noexecute-other-value', node: ['taint', 'node', NODE, 'kt=a:NoExecute'], undo: ['taint', 'node', NODE, 'kt=a:NoExecute-'], spec: { tolerations: [{ key: 'kt', operator: 'Equal', value: 'b' }] } },
+      { name: 'nodeselector', node: ['label', 'node', NODE, 'kl=a'], undo: ['label', 'node', NODE, 'kl-'], spec: { nodeSelector: { kl: 'b' } } },
+      { name: 'nodeselector-match', node: ['label', 'node', NODE, 'kl=a'], undo: ['label', 'node', NODE, 'kl-'], spec: { nodeSelector: { kl: 'a' } } },
+      {
+        name: 'affinity-notin', node: ['label', 'node', NODE, 'kl=a'], undo: ['label', 'node', NODE, 'kl-'],
+        spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kl', operator: 'NotIn', values: ['a'] }] }] } } } },
+      },
+    ]
+    for (const c of cases) {
+      await env.kubectl(c.node)
+      const name = `bound-${c.name}`
+      const obj = podObject(name, s.pause.ref)
+      obj.metadata.finalizers = [FINALIZER]
+      obj.spec = { ...obj.spec, ...c.spec, nodeName: NODE, terminationGracePeriodSeconds: 0 }
+      await env.apply(obj, { namespace: OFF, verb: 'create' })
+      const seen = await waitFor(`the kubelet's verdict on ${name}`, async () => {
+        const p = await pod(env, name, OFF)
+        const phase = p.status?.phase as string | undefined
+        return phase === 'Running' || phase === 'Failed' ? p : undefined
+      }, 90_000)
+      const ours = checkNodePod(summarizeNode(await env.get('node', NODE)), schedulingOf(seen.spec), seen.spec.tolerations ?? [])
+      const kubelet = seen.status.phase === 'Running' ? 'admitted' : `rejected (${seen.status.reason}: ${seen.status.message})`
+      t.equal(ours === undefined, seen.status.phase === 'Running', `${c.name}: kubelet ${kubelet}, checkNodePod ${ours ? `${ours.code} ${ours.key}` : 'eligible'}`)
+      await env.kubectl(c.undo)
+      await env.kubectl(['patch', 'pod', name, '-n', OFF, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]'])
+      await env.kubectl(['delete', 'pod', name, '-n', OFF, '--wait=true', '--grace-period=0', '--force'], { allowFailure: true })
+    }
   })
 
   t.test('memory of the nodes', async (t) => {
