@@ -22,6 +22,7 @@ export const ELEMENTS = [
   { type: 'http', pattern: 'src/http', partialMatch: false },
   { type: 'tls', pattern: 'src/tls', partialMatch: false },
   { type: 'config', pattern: 'src/config', partialMatch: false },
+  { type: 'drift', pattern: 'src/drift', partialMatch: false },
   { type: 'commands', pattern: 'src/commands', partialMatch: false },
 ]
 /** Layers that are one file, and the sequencer's steps (files inside a folder layer). */
@@ -54,7 +55,8 @@ export const ALLOWED = {
   http: [...BASE, 'admission', 'pipeline', 'metrics'],
   tls: [...BASE],
   config: [...BASE, 'facts'],
-  commands: [...BASE, 'admission', 'facts', 'policy', 'pipeline', 'http', 'tls', 'config', 'log', 'metrics'],
+  drift: [...BASE, 'facts', 'pipeline', 'metrics'],
+  commands: [...BASE, 'admission', 'facts', 'policy', 'pipeline', 'http', 'tls', 'config', 'log', 'metrics', 'drift'],
   cli: [...BASE, 'commands'],
 }
 

@@ -9,12 +9,13 @@ import { encodeReview, type Answer } from './admission/encode.js'
 import { patchFor } from './admission/patch.js'
 import type { AdmissionRequest, AdmissionReview } from './admission/types.js'
 import type { Endpoint } from './domain/endpoint.js'
-import type { ClusterFactsSource, ImageFactsSource } from './domain/facts.js'
+import type { ClusterFactsSource, Facts, ImageFactsSource } from './domain/facts.js'
 import type { GroupVersionKind, KubeObject, Operation } from './domain/kube.js'
 import type { Policy } from './domain/policy.js'
 import { isPodKind, podSpecPath, podTemplateOf, type PodTemplate } from './domain/workload.js'
 import { gatherFacts } from './facts/gather.js'
 import { decide, type Decision } from './policy/decide.js'
+export type { Decision, Violation } from './policy/decide.js'
 import { WasmAdmissionError, formatMessage, isWasmAdmissionError } from './errors.js'
 import type { RequestLogFields } from './log/logger.js'
 
@@ -92,6 +93,29 @@ export async function reviewTemplate(
   const decision = decide({ endpoint, operation, kind, namespace, isPod: isPodKind(kind), template, oldTemplate }, facts, policy)
   const patch = decision.mutations.length > 0 ? patchFor(input.object, template, decision.mutations) : []
   return { decision, patch }
+}
+
+/** A workload as it is stored in the cluster: its kind, namespace and pod template. */
+export interface StoredTemplate {
+  kind: GroupVersionKind
+  namespace: string
+  template: PodTemplate
+}
+
+/**
+ * The background (drift) judgement of a stored workload: the same decide() as admission, in
+ * validation-only form. The stored object is judged as the CREATE of its template (a workload's
+ * template as the pods it creates, after the mutation they would get; a Pod as it is). No
+ * mutation is ever produced or applied. Pure: the facts come in.
+ */
+export function judgeStored(input: StoredTemplate, facts: Facts, policy: Policy): Decision {
+  const { kind, namespace, template } = input
+  return decide({ endpoint: 'validate', operation: 'CREATE', kind, namespace, isPod: isPodKind(kind), template }, facts, policy)
+}
+
+/** Gathers the facts judgeStored() needs (images through the image source and its cache; the cluster snapshot). */
+export function gatherStored(input: StoredTemplate, sources: Pick<PipelineDeps, 'images' | 'cluster'>, signal: AbortSignal): Promise<Facts> {
+  return gatherFacts({ namespace: input.namespace, template: input.template }, sources.images, sources.cluster, signal)
 }
 
 export async function runReview(endpoint: Endpoint, body: unknown, deps: PipelineDeps, signal: AbortSignal): Promise<ReviewResult> {
