@@ -26,6 +26,8 @@ import { startApiserverProxy, startCountingProxy } from '../test/perf/proxies.js
 import { startCapture } from './lib/capture.js'
 import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
 import { h2load, wrk, type LoadResult } from './lib/load.js'
+import { MAP_IMAGE_PATTERN, MAP_RUNTIME_CLASS, mutatingAdmissionPolicy } from './lib/policy.js'
+import { objectsBackend, podCreateRounds, type PodCreateBackend } from './lib/pod-create.js'
 import { run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
 import { REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
@@ -40,7 +42,10 @@ const flag = (name: string, def: string): string => {
 const SECTIONS = flag('only', 'throughput,registry,e2e,scale').split(',')
 const SECONDS = Number(flag('seconds', '5'))
 const SIZES = flag('sizes', '50,500,5000').split(',').map(Number)
-const E2E_PODS = Number(flag('e2e-pods', '300'))
+/** Pods per backend per round (pod CREATE) */
+const E2E_PODS = Number(flag('e2e-pods', '200'))
+/** Alternating rounds (A, B, A, B, ...): every ratio is the median over the rounds, with min-max. */
+const ROUNDS = Number(flag('rounds', '5'))
 const CONCURRENT = Number(flag('concurrent', '1000'))
 const FIXTURES = flag('fixtures', '').split(',').filter((f) => f !== '')
 const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '')
@@ -53,6 +58,9 @@ const H2_STREAMS = 16
 /** Fixed-rate latency runs: h2load, this many HTTP/2 connections x this many requests/s each. */
 const RATE_CONNS = 4
 const RATE_PER_CONN = Number(flag('rate', '250'))
+
+const MUTATING_CONFIGS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'
+const VALIDATING_CONFIGS = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations'
 
 const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`)
 
@@ -73,7 +81,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { sections: SECTIONS, seconds: SECONDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
+  options: { sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -105,7 +113,11 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'ca.crt'), ca.caPem)
 
   log('starting etcd + kube-apiserver and docker-registry')
-  const [cp, registry] = await Promise.all([startControlPlane({}), startRegistry()])
+  // MutatingAdmissionPolicy: GA and on by default in v1.36 (feature gate MutatingAdmissionPolicy:
+  // GA, default true from 1.36 in k8s.io/apiserver pkg/features/kube_features.go; served as
+  // admissionregistration.k8s.io/v1 by pkg/registry/admissionregistration/rest/storage_apiserver.go).
+  // Both are set explicitly so the bench does not depend on a default.
+  const [cp, registry] = await Promise.all([startControlPlane({ apiserverArgs: ['--runtime-config=admissionregistration.k8s.io/v1=true', '--feature-gates=MutatingAdmissionPolicy=true'] }), startRegistry()])
   cleanups.push(() => cp.stop(), () => registry.stop())
   const regProxy = await startCountingProxy({ host: '127.0.0.1', port: registry.port })
   cleanups.push(() => regProxy.stop())
@@ -190,7 +202,7 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------------- webhook + floor
   let webhook: WebhookProc = await startWebhook(webhookArgs)
   cleanups.push(() => webhook.stop())
-  const nullSrv = await startNullServer(dir, tlsDir)
+  const nullSrv = await startNullServer(dir, tlsDir, ca.caPem)
   cleanups.push(() => nullSrv.stop())
   const h1agent = new https.Agent({ keepAlive: true, ca: ca.caPem, maxSockets: 64 })
   cleanups.push(() => h1agent.destroy())
@@ -266,70 +278,85 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------------- 4. end to end (pod CREATE)
   if (SECTIONS.includes('e2e')) {
-    log('end to end: pod CREATE through the apiserver, with and without the webhook registered')
+    log(`end to end: pod CREATE through the apiserver, ${ROUNDS} alternating rounds x ${E2E_PODS} pods per backend`)
+    // The chart's own two configurations (helm, url mode), read back from the apiserver: every backend
+    // that is a webhook is registered from these objects, so failure policies, timeouts, reinvocation,
+    // selectors and match conditions are the chart's, not a copy that can drift.
     await helm('upgrade', webhook.url)
-    const probe = async (): Promise<boolean> => {
-      const r = await kube.req('POST', '/api/v1/namespaces/e2e/pods?dryRun=All', podOf('probe', [img('spin-scratch', 'v1')]))
-      return r.status === 201 && typeof r.body.spec?.runtimeClassName === 'string'
-    }
-    await waitFor('the apiserver to call the webhook', probe)
-    const configs = [
-      ['/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', 'MutatingWebhookConfiguration'],
-      ['/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', 'ValidatingWebhookConfiguration'],
-    ] as const
-    const saved: Array<{ path: string; obj: any }> = []
-    for (const [path] of configs) {
+    const wasmProbe = async (): Promise<any> => (await kube.req('POST', '/api/v1/namespaces/e2e/pods?dryRun=All', podOf('probe', [img('spin-scratch', 'v1')]))).body
+    await waitFor('the apiserver to call the webhook', async () => typeof (await wasmProbe()).spec?.runtimeClassName === 'string')
+    const chartConfigs: Array<{ path: string; obj: any }> = []
+    for (const path of [MUTATING_CONFIGS, VALIDATING_CONFIGS]) {
       const list = (await kube.must('GET', `${path}?labelSelector=${encodeURIComponent('app.kubernetes.io/instance=wasm-admission')}`)).body
       for (const o of list.items) {
-        delete o.metadata.resourceVersion
-        delete o.metadata.uid
-        delete o.metadata.creationTimestamp
-        delete o.metadata.managedFields
-        delete o.metadata.generation
-        delete o.metadata.ownerReferences
-        saved.push({ path, obj: o })
+        for (const k of ['resourceVersion', 'uid', 'creationTimestamp', 'managedFields', 'generation', 'ownerReferences']) delete o.metadata[k]
+        chartConfigs.push({ path, obj: o })
       }
     }
-    if (saved.length !== 2) throw new Error(`expected 2 webhook configurations, found ${saved.length}`)
-    const setRegistered = async (on: boolean): Promise<void> => {
-      for (const { path, obj } of saved) {
-        if (on) await kube.must('POST', path, obj)
-        else await kube.must('DELETE', `${path}/${obj.metadata.name}`)
-      }
-      // The apiserver picks configuration changes up from its informer: wait until it shows.
-      await waitFor(`webhook ${on ? 'registered' : 'unregistered'}`, async () => (await probe()) === on)
-    }
-    let podSeq = 0
-    const createPods = async (n: number): Promise<number[]> => {
-      const out: number[] = []
-      await parallel(Array.from({ length: n }, () => podSeq++), 4, async (i) => {
-        const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${i}`, [img('spin-scratch', 'v1')]))
-        if (a.status !== 201) throw new Error(`pod create: HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`)
-        out.push(a.ms)
+    if (chartConfigs.length !== 2) throw new Error(`expected 2 webhook configurations from the chart, found ${chartConfigs.length}`)
+    for (const { path, obj } of chartConfigs) await kube.must('DELETE', `${path}/${obj.metadata.name}`)
+    /** The chart's configurations with every clientConfig.url moved to `base` (path kept) and a name prefix. */
+    const retarget = (base: string, prefix: string): Array<{ path: string; obj: any }> =>
+      chartConfigs.map(({ path, obj }) => {
+        const o = structuredClone(obj)
+        o.metadata.name = `${prefix}${o.metadata.name}`
+        for (const w of o.webhooks) w.clientConfig.url = base + new URL(w.clientConfig.url).pathname
+        return { path, obj: o }
       })
-      return out
+    const rcOf = async (): Promise<string | undefined> => (await wasmProbe()).spec?.runtimeClassName
+    /** Reviews a probe pod causes at a backend (count before/after one dry-run CREATE). */
+    const callsPerProbe = async (count: () => Promise<number>): Promise<number> => {
+      const before = await count()
+      await wasmProbe()
+      return (await count()) - before
     }
-    const without: number[] = []
-    const withWh: number[] = []
-    const before = await webhook.metric('wasm_admission_requests_total')
-    await createPods(50) // warm the apiserver (connections, caches)
-    for (let round = 0; round < 2; round++) {
-      await setRegistered(false)
-      without.push(...(await createPods(E2E_PODS / 2)))
-      await setRegistered(true)
-      withWh.push(...(await createPods(E2E_PODS / 2)))
+    const webhookCount = (): Promise<number> => webhook.metric('wasm_admission_requests_total')
+    const backends: PodCreateBackend[] = [
+      { name: 'none', describe: 'no admission webhook or policy (the built-in RuntimeClass plugin only)', install: async () => {}, uninstall: async () => {}, active: async () => (await rcOf()) === undefined, inactive: async () => true },
+      objectsBackend(kube, {
+        name: 'null-webhooks',
+        describe: "the chart's mutating + validating configurations pointed at bench/null-server.mjs (allows, no patch)",
+        objects: retarget(nullSrv.url, 'null-'),
+        active: async () => (await callsPerProbe(nullSrv.count)) >= 2,
+        inactive: async () => (await callsPerProbe(nullSrv.count)) === 0,
+      }),
+      objectsBackend(kube, {
+        name: 'mutating-admission-policy',
+        describe: `in-process MutatingAdmissionPolicy (CEL, admissionregistration.k8s.io/v1): runtimeClassName ${MAP_RUNTIME_CLASS} for images matching ${MAP_IMAGE_PATTERN}, then the RuntimeClass plugin`,
+        objects: mutatingAdmissionPolicy(chartConfigs.find((c) => c.path === MUTATING_CONFIGS)!.obj.webhooks[0]),
+        active: async () => (await rcOf()) === MAP_RUNTIME_CLASS,
+        inactive: async () => (await rcOf()) === undefined,
+      }),
+      objectsBackend(kube, {
+        name: 'wasm-admission',
+        describe: "the chart's configurations (url mode) -> dist/src/cli.js serve",
+        objects: chartConfigs,
+        active: async () => (await callsPerProbe(webhookCount)) >= 2 && typeof (await rcOf()) === 'string',
+        inactive: async () => (await callsPerProbe(webhookCount)) === 0 && (await rcOf()) === undefined,
+      }),
+    ]
+    let podSeq = 0
+    const createPod = async (): Promise<number> => {
+      const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${podSeq++}`, [img('spin-scratch', 'v1')]))
+      if (a.status !== 201) throw new Error(`pod create: HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`)
+      return a.ms
     }
-    const w = summarize(withWh)
-    const wo = summarize(without)
-    results.e2e = {
+    for (let k = 0; k < 50; k++) await createPod() // warm the apiserver (connections, caches)
+    const before = await webhookCount()
+    const podsBefore = podSeq
+    const e2e = await podCreateRounds({
+      backends,
+      rounds: ROUNDS,
+      pods: E2E_PODS,
       concurrency: 4,
-      podsPerCase: E2E_PODS,
-      without: ms(wo),
-      with: ms(w),
-      ratio: { p50: r2(w.p50 / wo.p50), p99: r2(w.p99 / wo.p99) },
-      webhookCalls: (await webhook.metric('wasm_admission_requests_total')) - before,
-    }
-    log(`  without: p50 ${r2(wo.p50)} ms p99 ${r2(wo.p99)} ms | with: p50 ${r2(w.p50)} ms p99 ${r2(w.p99)} ms | p99 x${results.e2e.ratio.p99}`)
+      createPod,
+      // every backend against every one listed before it (the floors come first)
+      pairs: backends.flatMap((a, i) => backends.slice(0, i).map((b) => [a.name, b.name] as [string, string])),
+      log,
+    })
+    const wasmPods = e2e.backends['wasm-admission']!.pooled.n
+    const calls = (await webhookCount()) - before
+    results.e2e = { ...e2e, webhookCalls: calls, webhookCallsPerPod: r2(calls / wasmPods), probeCallsIncluded: true, podsCreated: podSeq - podsBefore }
   }
 
   // ---------------------------------------------------------------- 3. registry
@@ -493,8 +520,14 @@ function table(r: Record<string, any>): string {
     out.push(`   ${c.admissions} concurrent admissions of one uncached image: ${c.manifestGets} manifest GET, ${c.blobGets} blob GETs, ${c.registryRequests} registry requests in all; ${c.mutated} mutated; ${c.totalMs} ms`, '')
   }
   if (r.e2e) {
-    out.push(`4. Pod CREATE through the apiserver (${r.e2e.podsPerCase} pods per case, concurrency ${r.e2e.concurrency})`)
-    out.push(`   without webhook: p50 ${r.e2e.without.p50} ms p99 ${r.e2e.without.p99} ms | with: p50 ${r.e2e.with.p50} ms p99 ${r.e2e.with.p99} ms | ratio p50 x${r.e2e.ratio.p50} p99 x${r.e2e.ratio.p99}`, '')
+    const e = r.e2e
+    out.push(`4. Pod CREATE through the apiserver (${e.rounds} alternating rounds x ${e.podsPerBackendPerRound} pods per backend, concurrency ${e.concurrency}; ms)`)
+    const w = [27, 9, 9, 30, 30]
+    out.push(row(['backend', 'p50', 'p99', 'round p50s', 'round p99s'], w))
+    for (const [name, b] of Object.entries<any>(e.backends)) out.push(row([name, b.pooled.p50, b.pooled.p99, b.rounds.map((x: any) => x.p50).join(' '), b.rounds.map((x: any) => x.p99).join(' ')], w))
+    out.push(`   ratios (median of the per-round ratios [min-max]):`)
+    for (const [pair, x] of Object.entries<any>(e.ratios)) out.push(`   ${pair.padEnd(52)} p50 x${x.p50.median} [${x.p50.min}-${x.p50.max}]  p99 x${x.p99.median} [${x.p99.min}-${x.p99.max}]`)
+    out.push(`   load average (1 min) per round: ${Object.values<any>(e.backends)[0].rounds.map((x: any) => x.loadAvg1).join(' ')}; wasm-admission calls per pod ${e.webhookCallsPerPod} (${e.webhookCalls} calls incl. probes)`, '')
   }
   return out.join('\n') + '\n'
 }

@@ -1,5 +1,6 @@
 // The webhook and the null handler as separate processes, run compiled from dist/ (as in production).
 import { readFileSync } from 'node:fs'
+import { get as httpsGet } from 'node:https'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { httpGet, spawnLogged, waitFor, freePorts, procMemory, type Child } from './proc.js'
@@ -98,17 +99,34 @@ export async function startWebhook(a: WebhookArgs, name = 'webhook'): Promise<We
 export interface NullProc {
   child: Child
   url: string
+  /** Reviews answered so far (its GET /count). */
+  count(): Promise<number>
   stop(): Promise<void>
 }
 
-export async function startNullServer(dir: string, tlsDir: string): Promise<NullProc> {
+/** The null handler (bench/null-server.mjs); caPem: the CA that issued tlsDir's certificate. */
+export async function startNullServer(dir: string, tlsDir: string, caPem: string): Promise<NullProc> {
   const [port] = (await freePorts(1)) as [number]
   const child = spawnLogged(process.execPath, [NULL_SERVER, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: '' })
   await waitFor('null server', () => {
     if (child.proc.exitCode !== null) throw new Error(`null server exited: ${child.tail()}`)
     return child.tail().includes('"port"')
   }, 30_000)
-  return { child, url: `https://127.0.0.1:${port}`, stop: () => child.stop() }
+  const url = `https://127.0.0.1:${port}`
+  const count = async (): Promise<number> => Number((await httpsGetText(`${url}/count`, caPem)).trim())
+  return { child, url, count, stop: () => child.stop() }
 }
 
 export { procMemory }
+
+/** GET over TLS, the server's certificate checked against caPem; the body as text. */
+function httpsGetText(url: string, caPem: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { ca: caPem }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      res.on('error', reject)
+    }).on('error', reject)
+  })
+}
