@@ -27,7 +27,7 @@ import { startCapture } from './lib/capture.js'
 import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
 import { h2load, wrk, type LoadResult } from './lib/load.js'
 import { MAP_IMAGE_PATTERN, MAP_RUNTIME_CLASS, mutatingAdmissionPolicy } from './lib/policy.js'
-import { objectsBackend, podCreateRounds, type PodCreateBackend } from './lib/pod-create.js'
+import { objectsBackend, podCreateRounds, spread, type PodCreateBackend } from './lib/pod-create.js'
 import { run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
 import { REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
@@ -48,6 +48,8 @@ const E2E_PODS = Number(flag('e2e-pods', '200'))
 const ROUNDS = Number(flag('rounds', '5'))
 const CONCURRENT = Number(flag('concurrent', '1000'))
 const FIXTURES = flag('fixtures', '').split(',').filter((f) => f !== '')
+/** Fixtures of the throughput section unless --fixtures says otherwise (the targets are on the 1-container ones). */
+const DEFAULT_FIXTURES = ['wasm-1', 'linux-1', 'wasm-10', 'linux-10']
 const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '')
 /** NODE_OPTIONS of the webhook: the shipped default (the chart's deployment.nodeOptions, also the image's ENV), or `none`. */
 const NODE_OPTIONS_FLAG = flag('node-options', shippedNodeOptions())
@@ -231,39 +233,45 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------------- 1. throughput vs floor
   if (SECTIONS.includes('throughput')) {
-    log(`throughput: ${Object.keys(fixtures).length} fixtures x (HTTP/1.1 wrk -c${H1_CONNS}, HTTP/2 h2load -c${H2_CONNS} -m${H2_STREAMS}) x (null, webhook), ${SECONDS} s each`)
+    const names = Object.keys(fixtures).filter((n) => (FIXTURES.length > 0 ? FIXTURES : DEFAULT_FIXTURES).includes(n))
+    log(`throughput: ${names.join(', ')} x (HTTP/1.1 wrk -c${H1_CONNS}, HTTP/2 h2load -c${H2_CONNS} -m${H2_STREAMS}, HTTP/2 at ${RATE_CONNS * RATE_PER_CONN} req/s) x ${ROUNDS} alternating rounds of (null, webhook), ${SECONDS} s each`)
     const apiBefore = apiCalls()
     const regBefore = regProxy.count()
     const admittedBefore = await webhook.metric('wasm_admission_requests_total')
     const rows: any[] = []
     const rateRows: any[] = []
-    for (const [name, f] of Object.entries(fixtures)) {
-      if (FIXTURES.length > 0 && !FIXTURES.includes(name)) continue
-      for (const proto of ['h1', 'h2'] as const) {
-        const load = (url: string): Promise<LoadResult> =>
-          proto === 'h1'
-            ? wrk({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H1_CONNS, warmupSeconds: 1 })
-            : h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H2_CONNS, streams: H2_STREAMS, warmupSeconds: 1 })
-        const floor = await load(nullSrv.url)
-        const wh = await load(webhook.url)
+    for (const name of names) {
+      const f = fixtures[name]!
+      const modes = [
+        ['h1', (url: string) => wrk({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H1_CONNS, warmupSeconds: 1 })],
+        ['h2', (url: string) => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: H2_CONNS, streams: H2_STREAMS, warmupSeconds: 1 })],
+        // Latency below saturation, at a fixed request rate (closer to an apiserver's traffic).
+        ['h2-rate', (url: string) => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: RATE_CONNS, streams: 1, rps: RATE_PER_CONN, warmupSeconds: 1 })],
+      ] as const
+      for (const [mode, load] of modes) {
+        const a = await alternate(ROUNDS, { null: () => load(nullSrv.url), webhook: () => load(webhook.url) })
         const row = {
           fixture: name,
-          proto,
+          proto: mode === 'h1' ? 'h1' : 'h2',
           bodyBytes: f.mutate.length,
-          null: pick(floor),
-          webhook: pick(wh),
-          ratio: { throughput: r2(wh.rps / floor.rps), p50: r2(wh.p50 / floor.p50), p99: r2(wh.p99 / floor.p99), p999: r2(wh.p999 / floor.p999) },
+          rounds: ROUNDS,
+          null: medianOf(a.null),
+          webhook: medianOf(a.webhook),
+          perRound: { null: a.null.map(pick), webhook: a.webhook.map(pick), loadAvg1: a.loadAvg1 },
+          ratio: {
+            throughput: spread(a.webhook.map((w, i) => w.rps / a.null[i]!.rps)),
+            p50: spread(a.webhook.map((w, i) => w.p50 / a.null[i]!.p50)),
+            p99: spread(a.webhook.map((w, i) => w.p99 / a.null[i]!.p99)),
+          },
         }
-        rows.push(row)
-        if (proto === 'h2') {
-          // Latency below saturation, at a fixed request rate (closer to an apiserver's traffic).
-          const fixed = (url: string): Promise<LoadResult> => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: RATE_CONNS, streams: 1, rps: RATE_PER_CONN, warmupSeconds: 1 })
-          const nf = await fixed(nullSrv.url)
-          const wf = await fixed(webhook.url)
-          rateRows.push({ fixture: name, rps: RATE_CONNS * RATE_PER_CONN, null: pick(nf), webhook: pick(wf), ratio: { p50: r2(wf.p50 / nf.p50), p99: r2(wf.p99 / nf.p99), p999: r2(wf.p999 / nf.p999) } })
-          log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${r2(nf.p50)} p99 ${r2(nf.p99)} ms | webhook p50 ${r2(wf.p50)} p99 ${r2(wf.p99)} ms | x${r2(wf.p99 / nf.p99)} p99`)
+        const sp = (x: { median: number; min: number; max: number }): string => `x${x.median} [${x.min}-${x.max}]`
+        if (mode === 'h2-rate') {
+          rateRows.push({ ...row, rps: RATE_CONNS * RATE_PER_CONN })
+          log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${row.null.p50} p99 ${row.null.p99} ms | webhook p50 ${row.webhook.p50} p99 ${row.webhook.p99} ms | p99 ${sp(row.ratio.p99)} (load ${a.loadAvg1.join(' ')})`)
+        } else {
+          rows.push(row)
+          log(`  ${name} ${mode}: null ${row.null.rps} req/s p99 ${row.null.p99} ms | webhook ${row.webhook.rps} req/s p99 ${row.webhook.p99} ms | thr ${sp(row.ratio.throughput)}, p99 ${sp(row.ratio.p99)} (load ${a.loadAvg1.join(' ')})`)
         }
-        log(`  ${name} ${proto}: null ${Math.round(floor.rps)} req/s p99 ${r2(floor.p99)} ms | webhook ${Math.round(wh.rps)} req/s p99 ${r2(wh.p99)} ms | x${row.ratio.throughput} thr, x${row.ratio.p99} p99`)
       }
     }
     const admitted = (await webhook.metric('wasm_admission_requests_total')) - admittedBefore
@@ -470,6 +478,27 @@ async function main(): Promise<void> {
   log(`results: bench/results/${stamp}.json`)
 }
 
+/**
+ * Runs each named load `rounds` times, alternating (A B, B A, A B, ...), and records the 1-minute
+ * load average after each round.
+ */
+async function alternate<K extends string>(rounds: number, loads: Record<K, () => Promise<LoadResult>>): Promise<Record<K, LoadResult[]> & { loadAvg1: number[] }> {
+  const keys = Object.keys(loads) as K[]
+  const out = Object.fromEntries(keys.map((k) => [k, [] as LoadResult[]])) as Record<K, LoadResult[]>
+  const loadAvg1: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    for (const k of round % 2 === 0 ? keys : [...keys].reverse()) out[k].push(await loads[k]())
+    loadAvg1.push(r2(loadavg()[0]!))
+  }
+  return Object.assign(out, { loadAvg1 })
+}
+
+/** Field-wise median of several runs. */
+function medianOf(rs: LoadResult[]): Record<string, number> {
+  const m = (f: (r: LoadResult) => number): number => spread(rs.map(f)).median
+  return { rps: Math.round(m((r) => r.rps)), p50: m((r) => r.p50), p99: m((r) => r.p99), p999: m((r) => r.p999), requests: rs.reduce((a, r) => a + r.requests, 0), errors: rs.reduce((a, r) => a + r.errors, 0) }
+}
+
 function pick(r: LoadResult): Record<string, number> {
   return { rps: Math.round(r.rps), p50: r2(r.p50), p99: r2(r.p99), p999: r2(r.p999), mean: r2(r.mean), requests: r.requests, errors: r.errors }
 }
@@ -493,16 +522,18 @@ function table(r: Record<string, any>): string {
   const out: string[] = ['', `wasm-admission bench ${r.date} — ${r.machine.nproc} x ${r.machine.cpu}, Node ${r.machine.node}, Kubernetes ${r.machine.kubernetes}`, '']
   const row = (cells: Array<string | number | undefined>, widths: number[]): string => cells.map((c, i) => String(c ?? '?').padEnd(widths[i] ?? 10)).join(' ')
   if (r.throughput) {
-    const w = [10, 6, 10, 9, 9, 9, 10, 9, 9, 9, 8, 8]
-    out.push('1. Throughput and latency, warm cache (ms; ratio = webhook / null handler)')
-    out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'p99.9', 'wh r/s', 'p50', 'p99', 'p99.9', 'x thr', 'x p99'], w))
-    for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.null.p999, x.webhook.rps, x.webhook.p50, x.webhook.p99, x.webhook.p999, x.ratio.throughput, x.ratio.p99], w))
+    const w = [10, 6, 9, 8, 8, 9, 8, 8, 22, 22]
+    const sp = (x: any): string => `x${x.median} [${x.min}-${x.max}]`
+    out.push(`1. Throughput and latency, warm cache (medians of ${r.options.rounds} alternating rounds; ms; ratio = webhook / null handler, median [min-max] of the per-round ratios)`)
+    out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'wh r/s', 'p50', 'p99', 'x thr', 'x p99'], w))
+    for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.webhook.rps, x.webhook.p50, x.webhook.p99, sp(x.ratio.throughput), sp(x.ratio.p99)], w))
     if (r.throughput.fixedRate?.length) {
-      const w2 = [10, 10, 9, 9, 9, 9, 9, 9, 8]
+      const w2 = [10, 7, 9, 9, 9, 9, 22, 22]
       out.push(`   Latency at a fixed rate (h2load --rps, ${RATE_CONNS} HTTP/2 connections; ms)`)
-      out.push(row(['fixture', 'req/s', 'null p50', 'p99', 'p99.9', 'wh p50', 'p99', 'p99.9', 'x p99'], w2))
-      for (const x of r.throughput.fixedRate) out.push(row([x.fixture, x.rps, x.null.p50, x.null.p99, x.null.p999, x.webhook.p50, x.webhook.p99, x.webhook.p999, x.ratio.p99], w2))
+      out.push(row(['fixture', 'req/s', 'null p50', 'p99', 'wh p50', 'p99', 'x p50', 'x p99'], w2))
+      for (const x of r.throughput.fixedRate) out.push(row([x.fixture, x.rps, x.null.p50, x.null.p99, x.webhook.p50, x.webhook.p99, sp(x.ratio.p50), sp(x.ratio.p99)], w2))
     }
+    out.push(`   load average (1 min) after each round: ${[...r.throughput.rows, ...(r.throughput.fixedRate ?? [])].map((x: any) => `${x.fixture}/${x.proto}${x.rps ? '-rate' : ''} ${x.perRound.loadAvg1.join(' ')}`).join('; ')}`)
     out.push(`   admissions ${r.throughput.admissions}; apiserver non-watch requests during load: ${r.throughput.apiserverNonWatchRequestsDuring}; registry requests: ${r.throughput.registryRequestsDuring}`, '')
   }
   if (r.scale) {
