@@ -11,6 +11,7 @@ import { WebhookMetrics } from '../metrics/metrics.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { CertificateSource } from '../tls/cert-source.js'
 import { buildWebhookApp, type WebhookTimeouts } from '../http/webhook-app.js'
+import { trackConnections } from '../http/connection-drain.js'
 import { buildHealthApp, readinessOf, type HealthCheck } from '../http/health-app.js'
 import { NoClusterFacts, UninspectedImages } from '../facts/placeholders.js'
 import type { ClusterFactsSource, ImageFactsSource } from '../domain/facts.js'
@@ -54,7 +55,7 @@ export interface RunningServer {
   policy: PolicyStore
   certificates: CertificateSource
   ready(): boolean
-  /** Readiness false, wait the shutdown delay, finish in-flight reviews, close everything. */
+  /** Readiness false, wait the shutdown delay, drain connections, finish in-flight reviews, close everything. */
   shutdown(reason: string): Promise<void>
   /** Resolves when the server has shut down. */
   closed: Promise<void>
@@ -163,6 +164,7 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
     now,
     ...(io.webhookTimeouts ? { timeouts: io.webhookTimeouts } : {}),
   })
+  const connections = trackConnections(webhook.server as unknown as import('node:http2').Http2SecureServer, { now })
   certificates.onChange((p) => {
     ;(webhook.server as unknown as { setSecureContext(o: { key: string; cert: string }): void }).setSecureContext({ key: p.key, cert: p.cert })
   })
@@ -178,6 +180,11 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
       shuttingDown = true
       logger.info({ reason, delaySeconds: opts.shutdownDelaySeconds }, 'shutting down: readiness false, finishing in-flight reviews')
       if (opts.shutdownDelaySeconds > 0) await delay(opts.shutdownDelaySeconds * 1000)
+      // Kept-alive connections close on an answer (Connection: close, GOAWAY) before the listener
+      // closes; the apiserver keeps using the connections it has after the endpoint is gone.
+      const open = connections.open()
+      const drained = await connections.drain(opts.shutdownDrainSeconds * 1000)
+      logger.info({ connections: open, idleClosedAtDeadline: drained.forced }, 'connections drained')
       await webhook.close()
       await health.close()
       await sources.cluster.stop?.()

@@ -47,8 +47,12 @@ export interface WebhookTimeouts {
  * The limits, on purpose. The apiserver sends a whole review at once and waits at most 30 s (the
  * largest timeoutSeconds), so a request still incomplete after 30 s is not from a waiting apiserver:
  * headers get 10 s, a whole request 30 s, a TLS handshake 10 s. Idle limits keep apiserver
- * connections alive between reviews (its HTTP/2 client pings idle connections; closing an idle
- * HTTP/2 session is a GOAWAY, which its transport handles without failing a request).
+ * connections alive between reviews, and are longer than the apiserver's own idle limit (Go's
+ * http.Transport IdleConnTimeout, 90 s, which client-go keeps), so that the client, not the server,
+ * closes an idle connection: a server closing an idle HTTP/1.1 connection races with a review the
+ * client is writing on it, and net/http does not retry a POST whose bytes went out (the apiserver
+ * calls Service webhooks over HTTP/1.1). Closing an idle HTTP/2 session is a GOAWAY, which its
+ * transport handles without failing a request. At shutdown, see connection-drain.ts.
  *
  * fastify does not apply requestTimeout/keepAliveTimeout when `http2: true`; node's own defaults for
  * the HTTP/1.1 fallback would then be headers 60 s, request 300 s, keep-alive 5 s, and HTTP/2 streams
@@ -59,9 +63,9 @@ export const WEBHOOK_TIMEOUTS: WebhookTimeouts = {
   handshakeMs: 10_000,
   headersMs: 10_000,
   requestMs: 30_000,
-  keepAliveMs: 60_000,
-  connectionMs: 60_000,
-  http2SessionMs: 72_000,
+  keepAliveMs: 120_000,
+  connectionMs: 120_000,
+  http2SessionMs: 132_000,
   checkIntervalMs: 1_000,
 }
 
