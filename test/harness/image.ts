@@ -55,8 +55,11 @@ function ok(what: string, r: RunResult): string {
   return r.stdout
 }
 
+/** An image in the project's buildah storage: its id and the storage flags. */
+export type StoredImage = Pick<BuiltImage, 'image' | 'id' | 'storage' | 'cached'>
+
 /** buildah on the project's image storage. */
-async function buildah(img: BuiltImage, args: string[], timeoutMs = 120_000): Promise<string> {
+async function buildah(img: Pick<BuiltImage, 'storage'>, args: string[], timeoutMs = 120_000): Promise<string> {
   return ok(`buildah ${args.join(' ')}`, await run('buildah', [...img.storage, ...args], { timeoutMs }))
 }
 
@@ -81,10 +84,25 @@ export async function buildImage(tag = 'localhost/wasm-admission:dev'): Promise<
   }
 }
 
+/**
+ * The stand-in for the chart's `helm test` image (curl, user 65532): scripts/build-test-image.sh.
+ * Cold, it needs the Debian mirror (mmdebstrap); then it is cached by name.
+ */
+export async function buildTestImage(): Promise<StoredImage> {
+  const out = ok('scripts/build-test-image.sh', await run('bash', ['scripts/build-test-image.sh'], { cwd: ROOT, timeoutMs: 30 * 60_000 }))
+  const kv = new Map(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const))
+  const get = (k: string): string => {
+    const v = kv.get(k)
+    if (v === undefined || v === '') throw new Error(`scripts/build-test-image.sh printed no ${k}:\n${out}`)
+    return v
+  }
+  return { image: get('IMAGE'), id: get('IMAGE_ID'), storage: get('BUILDAH').split(' ').slice(1), cached: get('CACHED') === '1' }
+}
+
 const MANIFEST_ACCEPT = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v2+json'].join(', ')
 
 /** Pushes the image to a registry (plain HTTP on loopback) and reads back what a node will pull. */
-export async function pushImage(img: BuiltImage, registryHost: string, repository = 'wasm-admission', tag = 'dev'): Promise<PushedImage> {
+export async function pushImage(img: Pick<BuiltImage, 'id' | 'storage'>, registryHost: string, repository = 'wasm-admission', tag = 'dev'): Promise<PushedImage> {
   const dir = await mkdtemp(join(tmpdir(), 'wa-push-'))
   try {
     const tagRef = `${registryHost}/${repository}:${tag}`

@@ -57,6 +57,8 @@ export interface RealNodesOptions {
   log?: (line: string) => void
   /** Keep the nodes' directory (logs, configs) after stop(). */
   keepDir?: boolean
+  /** The kubelets' clusterDNS address (pods' nameserver, domain cluster.local); none by default. */
+  clusterDNS?: string
 }
 
 export interface RealNode {
@@ -573,6 +575,7 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
         rotateCertificates: false,
         serverTLSBootstrap: false,
         maxPods: 30,
+        ...(opts.clusterDNS ? { clusterDNS: [opts.clusterDNS], clusterDomain: 'cluster.local' } : {}),
       }))
       const labels = Object.entries(spec.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')
       const kl = new Daemon(`kubelet ${spec.name}`, kubelet, [
