@@ -28,7 +28,7 @@ import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
 import { h2load, wrk, type LoadResult } from './lib/load.js'
 import { MAP_IMAGE_PATTERN, MAP_RUNTIME_CLASS, mutatingAdmissionPolicy } from './lib/policy.js'
 import { objectsBackend, podCreateRounds, spread, type PodCreateBackend } from './lib/pod-create.js'
-import { run, waitFor } from './lib/proc.js'
+import { procCpuSeconds, run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
 import { REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
 
@@ -204,7 +204,8 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------------- webhook + floor
   let webhook: WebhookProc = await startWebhook(webhookArgs)
   cleanups.push(() => webhook.stop())
-  const nullSrv = await startNullServer(dir, tlsDir, ca.caPem)
+  // Same V8 flags as the webhook: the ratio then compares the work per review, not heap settings.
+  const nullSrv = await startNullServer(dir, tlsDir, ca.caPem, WEBHOOK_NODE_OPTIONS)
   cleanups.push(() => nullSrv.stop())
   const h1agent = new https.Agent({ keepAlive: true, ca: ca.caPem, maxSockets: 64 })
   cleanups.push(() => h1agent.destroy())
@@ -249,7 +250,10 @@ async function main(): Promise<void> {
         ['h2-rate', (url: string) => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: RATE_CONNS, streams: 1, rps: RATE_PER_CONN, warmupSeconds: 1 })],
       ] as const
       for (const [mode, load] of modes) {
-        const a = await alternate(ROUNDS, { null: () => load(nullSrv.url), webhook: () => load(webhook.url) })
+        const a = await alternate(ROUNDS, {
+          null: () => withCpu(nullSrv.child.pid, nullSrv.count, () => load(nullSrv.url)),
+          webhook: () => withCpu(webhook.child.pid, () => webhook.metric('wasm_admission_requests_total'), () => load(webhook.url)),
+        })
         const row = {
           fixture: name,
           proto: mode === 'h1' ? 'h1' : 'h2',
@@ -262,6 +266,7 @@ async function main(): Promise<void> {
             throughput: spread(a.webhook.map((w, i) => w.rps / a.null[i]!.rps)),
             p50: spread(a.webhook.map((w, i) => w.p50 / a.null[i]!.p50)),
             p99: spread(a.webhook.map((w, i) => w.p99 / a.null[i]!.p99)),
+            cpuPerReview: spread(a.webhook.map((w, i) => w.cpuUsPerReview! / a.null[i]!.cpuUsPerReview!)),
           },
         }
         const sp = (x: { median: number; min: number; max: number }): string => `x${x.median} [${x.min}-${x.max}]`
@@ -270,7 +275,7 @@ async function main(): Promise<void> {
           log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${row.null.p50} p99 ${row.null.p99} ms | webhook p50 ${row.webhook.p50} p99 ${row.webhook.p99} ms | p99 ${sp(row.ratio.p99)} (load ${a.loadAvg1.join(' ')})`)
         } else {
           rows.push(row)
-          log(`  ${name} ${mode}: null ${row.null.rps} req/s p99 ${row.null.p99} ms | webhook ${row.webhook.rps} req/s p99 ${row.webhook.p99} ms | thr ${sp(row.ratio.throughput)}, p99 ${sp(row.ratio.p99)} (load ${a.loadAvg1.join(' ')})`)
+          log(`  ${name} ${mode}: null ${row.null.rps} req/s p99 ${row.null.p99} ms | webhook ${row.webhook.rps} req/s p99 ${row.webhook.p99} ms | thr ${sp(row.ratio.throughput)}, p99 ${sp(row.ratio.p99)}, CPU/review ${row.null.cpuUsPerReview} vs ${row.webhook.cpuUsPerReview} us ${sp(row.ratio.cpuPerReview)} (load ${a.loadAvg1.join(' ')})`)
         }
       }
     }
@@ -493,14 +498,27 @@ async function alternate<K extends string>(rounds: number, loads: Record<K, () =
   return Object.assign(out, { loadAvg1 })
 }
 
+/**
+ * Runs a load and adds the server's CPU time (user + system, /proc) per review served during it
+ * (warm-up included on both sides): a figure that, unlike throughput, does not depend on how much
+ * of the machine the server got.
+ */
+async function withCpu(pid: number, reviews: () => Promise<number>, load: () => Promise<LoadResult>): Promise<LoadResult> {
+  const c0 = procCpuSeconds(pid)
+  const n0 = await reviews()
+  const r = await load()
+  const n = (await reviews()) - n0
+  return { ...r, cpuUsPerReview: ((procCpuSeconds(pid) - c0) * 1e6) / Math.max(1, n) }
+}
+
 /** Field-wise median of several runs. */
 function medianOf(rs: LoadResult[]): Record<string, number> {
   const m = (f: (r: LoadResult) => number): number => spread(rs.map(f)).median
-  return { rps: Math.round(m((r) => r.rps)), p50: m((r) => r.p50), p99: m((r) => r.p99), p999: m((r) => r.p999), requests: rs.reduce((a, r) => a + r.requests, 0), errors: rs.reduce((a, r) => a + r.errors, 0) }
+  return { rps: Math.round(m((r) => r.rps)), p50: m((r) => r.p50), p99: m((r) => r.p99), p999: m((r) => r.p999), cpuUsPerReview: m((r) => r.cpuUsPerReview ?? NaN), requests: rs.reduce((a, r) => a + r.requests, 0), errors: rs.reduce((a, r) => a + r.errors, 0) }
 }
 
 function pick(r: LoadResult): Record<string, number> {
-  return { rps: Math.round(r.rps), p50: r2(r.p50), p99: r2(r.p99), p999: r2(r.p999), mean: r2(r.mean), requests: r.requests, errors: r.errors }
+  return { rps: Math.round(r.rps), p50: r2(r.p50), p99: r2(r.p99), p999: r2(r.p999), mean: r2(r.mean), requests: r.requests, errors: r.errors, ...(r.cpuUsPerReview !== undefined ? { cpuUsPerReview: Math.round(r.cpuUsPerReview) } : {}) }
 }
 function ms(s: Summary): { n: number; p50: number; p99: number; p999: number; mean: number; max: number } {
   return { n: s.n, p50: r2(s.p50), p99: r2(s.p99), p999: r2(s.p999), mean: r2(s.mean), max: r2(s.max) }
@@ -522,11 +540,11 @@ function table(r: Record<string, any>): string {
   const out: string[] = ['', `wasm-admission bench ${r.date} — ${r.machine.nproc} x ${r.machine.cpu}, Node ${r.machine.node}, Kubernetes ${r.machine.kubernetes}`, '']
   const row = (cells: Array<string | number | undefined>, widths: number[]): string => cells.map((c, i) => String(c ?? '?').padEnd(widths[i] ?? 10)).join(' ')
   if (r.throughput) {
-    const w = [10, 6, 9, 8, 8, 9, 8, 8, 22, 22]
+    const w = [10, 6, 9, 8, 8, 9, 8, 8, 20, 20, 10, 20]
     const sp = (x: any): string => `x${x.median} [${x.min}-${x.max}]`
-    out.push(`1. Throughput and latency, warm cache (medians of ${r.options.rounds} alternating rounds; ms; ratio = webhook / null handler, median [min-max] of the per-round ratios)`)
-    out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'wh r/s', 'p50', 'p99', 'x thr', 'x p99'], w))
-    for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.webhook.rps, x.webhook.p50, x.webhook.p99, sp(x.ratio.throughput), sp(x.ratio.p99)], w))
+    out.push(`1. Throughput and latency, warm cache (medians of ${r.options.rounds} alternating rounds; ms; ratio = webhook / null handler, median [min-max] of the per-round ratios; CPU = server CPU us per review)`)
+    out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'wh r/s', 'p50', 'p99', 'x thr', 'x p99', 'CPU null/wh', 'x CPU'], w))
+    for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.webhook.rps, x.webhook.p50, x.webhook.p99, sp(x.ratio.throughput), sp(x.ratio.p99), `${x.null.cpuUsPerReview}/${x.webhook.cpuUsPerReview}`, sp(x.ratio.cpuPerReview)], w))
     if (r.throughput.fixedRate?.length) {
       const w2 = [10, 7, 9, 9, 9, 9, 22, 22]
       out.push(`   Latency at a fixed rate (h2load --rps, ${RATE_CONNS} HTTP/2 connections; ms)`)

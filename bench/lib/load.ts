@@ -14,6 +14,8 @@ export interface LoadResult {
   mean: number
   requests: number
   errors: number
+  /** Server CPU (user + system) per review served during the run, in microseconds (when measured). */
+  cpuUsPerReview?: number
 }
 
 const LUA = join(import.meta.dirname, 'post.lua')

@@ -104,10 +104,10 @@ export interface NullProc {
   stop(): Promise<void>
 }
 
-/** The null handler (bench/null-server.mjs); caPem: the CA that issued tlsDir's certificate. */
-export async function startNullServer(dir: string, tlsDir: string, caPem: string): Promise<NullProc> {
+/** The null handler (bench/null-server.mjs); caPem: the CA that issued tlsDir's certificate; nodeOptions: its NODE_OPTIONS. */
+export async function startNullServer(dir: string, tlsDir: string, caPem: string, nodeOptions = ''): Promise<NullProc> {
   const [port] = (await freePorts(1)) as [number]
-  const child = spawnLogged(process.execPath, [NULL_SERVER, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: '' })
+  const child = spawnLogged(process.execPath, [NULL_SERVER, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: nodeOptions })
   await waitFor('null server', () => {
     if (child.proc.exitCode !== null) throw new Error(`null server exited: ${child.tail()}`)
     return child.tail().includes('"port"')

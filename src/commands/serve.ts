@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyListenOptions } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseServeOptions, reviewDeadlineMs, serveHelp, type ServeOptions } from '../config/serve-options.js'
-import { createLogger } from '../log/logger.js'
+import { createLogger, requestLineLogger } from '../log/logger.js'
 import { WebhookMetrics } from '../metrics/metrics.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { CertificateSource } from '../tls/cert-source.js'
@@ -160,6 +160,7 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
     tls: { key: pair.key, cert: pair.cert },
     deps: { images: sources.images, cluster: sources.cluster, policy: () => policy.current(), deadlineMs: reviewDeadlineMs(opts) },
     logger,
+    requestLogger: requestLineLogger(logger),
     metrics,
     now,
     ...(io.webhookTimeouts ? { timeouts: io.webhookTimeouts } : {}),

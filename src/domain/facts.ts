@@ -70,6 +70,11 @@ export interface ImageLookupContext {
 /** Image facts source: implemented by the registry client + cache (src/facts/images). */
 export interface ImageFactsSource {
   lookup(image: string, ctx: ImageLookupContext): Promise<ImageFact>
+  /**
+   * What lookup() would answer at once from memory (counted as it would count it), or undefined when
+   * lookup() has to go to the registry. Optional: lets the warm path skip the deadline race.
+   */
+  cached?(image: string, ctx: Omit<ImageLookupContext, 'signal'>): ImageFact | undefined
   readiness(): Readiness
   close?(): Promise<void>
 }

@@ -18,6 +18,8 @@ export interface WebhookAppOptions {
   tls: { key: string; cert: string }
   deps: PipelineDeps
   logger: Logger
+  /** Logger of the one line per review (default: logger); serve passes log/logger.ts requestLineLogger(logger). */
+  requestLogger?: Logger
   metrics: WebhookMetrics
   /** Monotonic clock in ms (performance.now in production). */
   now: () => number
@@ -148,6 +150,7 @@ export function createAdmissionFastify(opts: Pick<WebhookAppOptions, 'tls' | 'bo
 /** The HTTPS admission listener (HTTP/2 and HTTP/1.1 on one port). Routes: POST /mutate, POST /validate. */
 export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   const app = createAdmissionFastify(opts)
+  const requestLog = opts.requestLogger ?? opts.logger
 
   const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body))
 
@@ -183,7 +186,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
         const durationMs = opts.now() - started
         const fields = { ...result.log, duration_ms: Math.round(durationMs * 1000) / 1000 }
         if (result.error) opts.logger.error({ ...fields, code: (result.error as WasmAdmissionError).code, err: result.error }, 'admission review failed')
-        else opts.logger.info(fields, 'admission review')
+        else requestLog.info(fields, 'admission review')
         opts.metrics.requests.inc({ endpoint, operation: fields.operation || 'unknown', decision: fields.decision, mode: fields.mode || 'none' })
         opts.metrics.duration.observe({ endpoint }, durationMs / 1000)
         return send(reply, result.httpStatus, result.review)

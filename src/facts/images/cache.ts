@@ -84,18 +84,10 @@ export class ImageFactsCache {
    * credentials may differ (it keys coalescing and cached errors, not digest facts).
    */
   get(ref: ImageReference, scope: string, signal: AbortSignal, load: FactLoader): Promise<ImageFact> {
+    const known = this.hit(ref, scope)
+    if (known !== undefined) return Promise.resolve(known)
     const key = referenceKey(ref)
-    const cached = this.cachedFact(ref)
-    if (cached !== undefined) {
-      this.emit('hit', key)
-      return Promise.resolve(cached)
-    }
     const scoped = `${key}\0${scope}`
-    const err = this.errors.get(scoped)
-    if (err !== undefined) {
-      this.emit('hit', key)
-      return Promise.resolve(err)
-    }
     let f = this.inflight.get(scoped)
     if (f === undefined) {
       this.emit('miss', key)
@@ -119,6 +111,17 @@ export class ImageFactsCache {
       this.emit('hit', key)
     }
     return this.join(f, ref, signal)
+  }
+
+  /**
+   * What get() answers from memory, synchronously, counted as a hit: the fact for the reference, or
+   * the cached error for this scope; undefined when get() would have to load or join a load.
+   */
+  hit(ref: ImageReference, scope: string): ImageFact | undefined {
+    const key = referenceKey(ref)
+    const cached = this.cachedFact(ref) ?? this.errors.get(`${key}\0${scope}`)
+    if (cached !== undefined) this.emit('hit', key)
+    return cached
   }
 
   /** A cached fact for the reference, without loading. */

@@ -4,6 +4,7 @@
  * WA_ERR_IMAGE_* code and a reason without credentials.
  */
 import type { Registry } from 'prom-client'
+import { LRUCache } from 'lru-cache'
 import { formatMessage, WasmAdmissionError } from '../../errors.js'
 import type { ImageFact, ImageFactsSource, ImageLookupContext, UnknownImageFact } from '../../domain/facts.js'
 import type { Readiness } from '../../domain/readiness.js'
@@ -57,6 +58,7 @@ export class ImageInspector implements ImageFactsSource {
   readonly cache: ImageFactsCache | undefined
   private readonly peek: PeekOptions
   private readonly ownsClient: boolean
+  private readonly refs = new LRUCache<string, ImageReference>({ max: 4096 })
 
   constructor(opts: ImageInspectorOptions = {}) {
     const metrics = opts.metricsRegistry !== undefined ? promImageMetrics(opts.metricsRegistry) : undefined
@@ -79,10 +81,33 @@ export class ImageInspector implements ImageFactsSource {
     this.peek = { ...DEFAULT_PEEK, ...(opts.peek ?? {}) }
   }
 
+  /** The fact from the cache (a hit), or undefined: a miss, a lookup in flight, or a reference that does not parse. */
+  cached(image: string, ctx: Omit<ImageLookupContext, 'signal'>): ImageFact | undefined {
+    if (this.cache === undefined) return undefined
+    let ref: ImageReference
+    try {
+      ref = this.parse(image)
+    } catch {
+      return undefined
+    }
+    const fact = this.cache.hit(ref, scopeKey(ctx))
+    return fact === undefined || fact.image === image ? fact : { ...fact, image }
+  }
+
+  /** parseReference, remembered per image string (reviews repeat images; a parsed reference is never modified). */
+  private parse(image: string): ImageReference {
+    let ref = this.refs.get(image)
+    if (ref === undefined) {
+      ref = parseReference(image)
+      this.refs.set(image, ref)
+    }
+    return ref
+  }
+
   async lookup(image: string, ctx: ImageLookupContext): Promise<ImageFact> {
     let ref: ImageReference
     try {
-      ref = parseReference(image)
+      ref = this.parse(image)
     } catch (e) {
       return unknown(image, 'WA_ERR_IMAGE_REFERENCE', formatMessage('WA_ERR_IMAGE_REFERENCE', [JSON.stringify(image), (e as Error).message]))
     }

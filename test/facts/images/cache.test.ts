@@ -178,3 +178,27 @@ t.test('a fact larger than the byte bound is not kept, and does not evict the ot
   t.equal(cache.peek(big), undefined, 'not kept')
   t.ok(cache.peek(small), 'the small fact stays')
 })
+
+t.test('hit(): what get() answers from memory, synchronously, counted once as a hit; undefined otherwise', async (t) => {
+  const c = clock()
+  const events: string[] = []
+  const cache = new ImageFactsCache({ now: c.now, tagTtlMs: 60_000, observer: { onHit: () => events.push('hit'), onMiss: () => events.push('miss'), onError: () => events.push('error') } })
+  const ref = parseReference('r.example.com/app:v1')
+  t.equal(cache.hit(ref, ''), undefined, 'nothing cached')
+  t.same(events, [], 'a miss of hit() is not counted (lookup counts it)')
+  let release!: () => void
+  const pending = cache.get(ref, '', never, () => new Promise<ImageFact>((r) => (release = () => r(linux(ref.original, D1)))))
+  t.equal(cache.hit(ref, ''), undefined, 'a load in flight is not a hit')
+  release()
+  await pending
+  events.length = 0
+  t.same(cache.hit(ref, ''), linux(ref.original, D1))
+  t.same(events, ['hit'])
+  c.advance(61_000)
+  t.equal(cache.hit(ref, ''), undefined, 'tag expired: get() would load')
+  const bad = parseReference('r.example.com/missing:v1')
+  const nf: ImageFact = { kind: 'unknown', image: bad.original, code: 'WA_ERR_IMAGE_NOT_FOUND', reason: 'nf', evidence: [] }
+  await cache.get(bad, 'a', never, async () => nf)
+  t.same(cache.hit(bad, 'a'), nf, 'cached error for the scope')
+  t.equal(cache.hit(bad, 'b'), undefined, 'not for another scope')
+})
