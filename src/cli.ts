@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   },
   inspect: { summary: 'inspect images in their registries: Wasm or Linux, which runtime, with evidence', load: async () => (await import('./commands/inspect.js')).runInspect },
   check: { summary: 'show what the webhook would do with the Pods and workloads in a file', load: async () => (await import('./commands/check.js')).runCheck },
+  audit: { summary: 'judge every workload of a live cluster as admission would now (exit 1 if any would be denied)', load: async () => (await import('./commands/audit.js')).runAudit },
   nodes: { summary: 'list RuntimeClasses by nodes, with why each node can or cannot run them', load: async () => (await import('./commands/nodes.js')).runNodes },
 }
 

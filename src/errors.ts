@@ -41,6 +41,13 @@ export const ERRORS = {
   WA_ERR_IMAGE_HOST_BLOCKED: { status: 403, message: 'registry host %s is not allowed: %s' },
   WA_ERR_IMAGE_REGISTRY: { status: 502, message: 'registry error for %s: %s' },
   WA_ERR_IMAGE_NOT_INSPECTED: { status: 200, message: 'image %s was not inspected: %s' },
+
+  // ---- drift: background evaluation, reports, events, Lease, audit (docs/drift.md)
+  WA_ERR_DRIFT_REPORT_API: { status: 500, message: 'the PolicyReport API (wgpolicyk8s.io/v1alpha2) is not served: %s; no report is written until it is' },
+  WA_ERR_DRIFT_REPORT_WRITE: { status: 500, message: 'cannot write PolicyReport %s: %s' },
+  WA_ERR_DRIFT_EVENT_WRITE: { status: 500, message: 'cannot create Event for %s: %s' },
+  WA_ERR_DRIFT_LEASE: { status: 500, message: 'drift Lease %s: %s' },
+  WA_ERR_AUDIT_LIST: { status: 500, message: 'cannot list %s: %s' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

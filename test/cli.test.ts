@@ -19,7 +19,7 @@ t.test('the built CLI exists (run `npm run build`)', async (t) => {
 t.test('--help lists every command; an unknown command exits 2', async (t) => {
   const help = run(['--help'])
   t.equal(help.code, 0)
-  for (const c of ['serve', 'inspect', 'check', 'nodes']) t.match(help.stdout, new RegExp(`^  ${c} `, 'm'))
+  for (const c of ['serve', 'inspect', 'check', 'audit', 'nodes']) t.match(help.stdout, new RegExp(`^  ${c} `, 'm'))
   const none = run([])
   t.equal(none.code, 2)
   const bad = run(['frobnicate'])

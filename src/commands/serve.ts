@@ -23,6 +23,7 @@ import { loadHostsDir } from '../facts/images/hosts.js'
 import { ChainCredentialProvider, FileCredentialProvider, SecretCredentialProvider, type CredentialProvider } from '../facts/images/credentials.js'
 import { loadRegistryConfig } from '../config/registry-config.js'
 import { isWasmAdmissionError } from '../errors.js'
+import { startDrift, type RunningDrift } from '../drift/run.js'
 
 export interface FactsSources {
   images: ImageFactsSource
@@ -43,6 +44,8 @@ export interface ServeIO {
   onHealthListening?: (port: number) => void
   /** Overrides of the webhook listener's limits (tests use short ones; production keeps WEBHOOK_TIMEOUTS). */
   webhookTimeouts?: Partial<WebhookTimeouts>
+  /** Lease timings of the drift controller (tests shorten them; production keeps the defaults). */
+  driftTimings?: { leaseDurationSeconds?: number; renewDeadlineMs?: number; retryPeriodMs?: number }
   /** Builds the facts sources; the default builds the registry inspector and the informers. */
   factsSources?: (opts: ServeOptions, ctx: { logger: Logger; metrics: WebhookMetrics; policy: () => Policy; env: Record<string, string | undefined> }) => Promise<FactsSources>
 }
@@ -152,6 +155,24 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
   await health.listen({ port: opts.healthPort, host: opts.host })
   io.onHealthListening?.(portOf(health))
   await sources.cluster.start?.()
+  // The drift controller (docs/drift.md): background evaluation; only the Lease holder publishes.
+  const drift: RunningDrift | undefined = opts.drift && !opts.noCluster
+    ? startDrift(
+        {
+          kubeconfig: opts.kubeconfig,
+          env: io.env,
+          reports: opts.driftReports === 'true',
+          events: opts.driftEvents === 'true',
+          namespace: opts.driftNamespace,
+          leaseName: opts.driftLeaseName,
+          identity: opts.driftIdentity,
+          excludeNamespaces: opts.driftExcludeNamespaces.split(',').map((n) => n.trim()).filter((n) => n !== ''),
+          debounceMs: opts.driftDebounceMs,
+          ...io.driftTimings,
+        },
+        { images: sources.images, cluster: sources.cluster, policy: () => policy.current(), logger, registry: metrics.registry },
+      )
+    : undefined
 
   await waitForCertificate(certificates, pollMs, () => shuttingDown)
   const pair = certificates.current()
@@ -181,6 +202,8 @@ export async function startServer(opts: ServeOptions, io: ServeIO): Promise<Runn
       shuttingDown = true
       logger.info({ reason, delaySeconds: opts.shutdownDelaySeconds }, 'shutting down: readiness false, finishing in-flight reviews')
       if (opts.shutdownDelaySeconds > 0) await delay(opts.shutdownDelaySeconds * 1000)
+      // The drift Lease is released first, so another replica publishes while this one drains.
+      await drift?.stop()
       // Kept-alive connections close on an answer (Connection: close, GOAWAY) before the listener
       // closes; the apiserver keeps using the connections it has after the endpoint is gone.
       const open = connections.open()

@@ -28,6 +28,14 @@ export const SERVE_SETTINGS = {
   shutdownDrainSeconds: { flag: 'shutdown-drain-seconds', env: 'WASM_ADMISSION_SHUTDOWN_DRAIN_SECONDS', type: 'integer', default: 15, doc: 'after the shutdown delay, longest time kept-alive connections get to close on an answer (HTTP/1.1 Connection: close, HTTP/2 GOAWAY) before idle ones are closed' },
   pollIntervalSeconds: { flag: 'poll-interval-seconds', env: 'WASM_ADMISSION_POLL_INTERVAL_SECONDS', type: 'integer', default: 10, doc: 'fallback poll interval for certificate and policy file changes' },
   reusePort: { flag: 'reuse-port', env: 'WASM_ADMISSION_REUSE_PORT', type: 'boolean', default: false, doc: 'bind the webhook port with SO_REUSEPORT so several processes can share it (Linux)' },
+  drift: { flag: 'drift', env: 'WASM_ADMISSION_DRIFT', type: 'boolean', default: false, doc: 'run the drift controller: evaluate stored workloads in the background, publish PolicyReports and Events from the Lease holder (docs/drift.md)' },
+  driftReports: { flag: 'drift-reports', env: 'WASM_ADMISSION_DRIFT_REPORTS', type: 'string', default: 'true', doc: 'with --drift: write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace (true or false)' },
+  driftEvents: { flag: 'drift-events', env: 'WASM_ADMISSION_DRIFT_EVENTS', type: 'string', default: 'true', doc: "with --drift: create an Event on a workload when its verdict changes (true or false)" },
+  driftNamespace: { flag: 'drift-namespace', env: 'WASM_ADMISSION_DRIFT_NAMESPACE', type: 'string', default: 'wasm-admission', doc: "with --drift: namespace of the drift Lease (the release namespace; it is also never evaluated)" },
+  driftLeaseName: { flag: 'drift-lease-name', env: 'WASM_ADMISSION_DRIFT_LEASE_NAME', type: 'string', default: 'wasm-admission-drift', doc: 'with --drift: name of the coordination.k8s.io Lease that elects the one writer' },
+  driftIdentity: { flag: 'drift-identity', env: 'WASM_ADMISSION_DRIFT_IDENTITY', type: 'string', default: undefined, doc: 'with --drift: this replica\'s identity in the Lease (default: $HOSTNAME and a random suffix)' },
+  driftExcludeNamespaces: { flag: 'drift-exclude-namespaces', env: 'WASM_ADMISSION_DRIFT_EXCLUDE_NAMESPACES', type: 'string', default: 'kube-system,kube-public,kube-node-lease', doc: 'with --drift: comma-separated namespaces never evaluated (those the webhook configurations exclude)' },
+  driftDebounceMs: { flag: 'drift-debounce-ms', env: 'WASM_ADMISSION_DRIFT_DEBOUNCE_MS', type: 'integer', default: 1000, doc: 'with --drift: quiet time after a change before the affected workloads are evaluated' },
   logLevel: { flag: 'log-level', env: 'WASM_ADMISSION_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level (trace, debug, info, warn, error)' },
 } as const satisfies Record<string, Setting>
 
@@ -68,6 +76,9 @@ export function parseServeOptions(argv: string[], env: Record<string, string | u
   const o = out as ServeOptions
   if (o.webhookTimeoutSeconds < 1 || o.webhookTimeoutSeconds > 30) throw new WasmAdmissionError('WA_ERR_CONFIG', ['--webhook-timeout-seconds must be between 1 and 30 (the Kubernetes range)'])
   if (o.deadlineMarginMs !== undefined && o.deadlineMarginMs >= o.webhookTimeoutSeconds * 1000) throw new WasmAdmissionError('WA_ERR_CONFIG', ['--deadline-margin-ms must be smaller than the webhook timeout'])
+  for (const [flag, v] of [['drift-reports', o.driftReports], ['drift-events', o.driftEvents]] as const) {
+    if (!/^(true|false)$/.test(v)) throw new WasmAdmissionError('WA_ERR_CONFIG', [`--${flag} must be true or false, got ${JSON.stringify(v)}`])
+  }
   return o
 }
 

@@ -41,7 +41,11 @@ export function evaluate(w: StoredWorkload, facts: Facts, policy: Policy): Verdi
   }
 }
 
-/** What an Event and the report say about a verdict: equal fingerprints mean nothing to tell. */
-export function verdictFingerprint(v: Pick<Verdict, 'result' | 'violations'>): string {
-  return JSON.stringify([v.result, v.violations.map((x) => [x.rule, x.message])])
+/**
+ * What an Event announces about a verdict: its result and the set of rules violated. Equal
+ * fingerprints mean nothing new to announce: a message that only changes its counts (a second node
+ * losing the shim) updates the report, not the Events.
+ */
+export function verdictFingerprint(v: { result: Verdict['result']; violations: ReadonlyArray<{ rule: string }> }): string {
+  return JSON.stringify([v.result, [...new Set(v.violations.map((x) => x.rule))].sort()])
 }

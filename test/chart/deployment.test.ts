@@ -178,7 +178,7 @@ t.test('url mode renders no workload', { skip }, async (t) => {
   }
   t.same(
     docs.map((d) => d.kind).sort(),
-    ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'MutatingWebhookConfiguration', 'ServiceAccount', 'ValidatingWebhookConfiguration'],
+    ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'ServiceAccount', 'ValidatingWebhookConfiguration'],
   )
 })
 

@@ -92,6 +92,11 @@ t.test('evaluate: the same decide() as admission, validation only', async (t) =>
 
   t.not(verdictFingerprint(ok), verdictFingerprint(broken))
   t.equal(verdictFingerprint(broken), verdictFingerprint(evaluate(plain, facts(noSpinNodes), policy)), 'same facts, same fingerprint')
+  const fewerNodes = cluster({ runtimeClasses: SEED_RCS, eligible: { wasm1: 4, 'spin-test': 0, crun: 6 }, totalNodes: 5 })
+  const counted = evaluate(plain, facts(fewerNodes), policy)
+  t.not(counted.violations[0]!.message, broken.violations[0]!.message)
+  t.equal(verdictFingerprint(counted), verdictFingerprint(broken), 'a message whose counts change is nothing new to announce')
+  t.not(verdictFingerprint(gone), verdictFingerprint(broken), 'another rule is')
 })
 
 t.test('the namespace report', async (t) => {

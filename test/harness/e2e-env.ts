@@ -291,6 +291,8 @@ export interface E2EEnvOptions {
    * e.g. seedRealNodeSpecs(). Needs the namespaces of ./own-netns.ts. The node-lifecycle controller is on.
    */
   realNodes?: RealNodeSpec[]
+  /** Extra `serve` flags of the webhook process (e.g. --drift). */
+  webhookArgs?: string[]
 }
 
 export interface ApplyOptions {
@@ -326,6 +328,12 @@ export interface E2EEnv {
   list(kind: string, namespace?: string, selector?: string): Promise<K8sObject[]>
   /** Creates a namespace with labels and waits for its default ServiceAccount (pods need it). */
   createNamespace(name: string, labels?: Record<string, string>): Promise<void>
+  /**
+   * Starts (and waits for /readyz of) one more `serve` process with the webhook's certificate, policy,
+   * kubeconfig and registry config on fresh ports, plus `extraArgs` (the drift tests' second and
+   * third replicas). Stopped by stop().
+   */
+  spawnWebhook(name: string, extraArgs: string[]): Promise<WebhookProcess>
   /**
    * Waits until both webhooks are called for new Pods in a covered namespace (a server-side dry-run
    * Spin pod comes back mutated, or a Linux pod under a Wasm RuntimeClass is denied).
@@ -367,6 +375,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
   const registryPids: number[] = []
   const registryDirs: string[] = []
   let webhook: WebhookProcess | undefined
+  const extraWebhooks: WebhookProcess[] = []
   let nodes: RealNodes | undefined
   let stopped = false
   const helmHome = join(dir, 'helm-home')
@@ -376,6 +385,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
     if (stopped) return
     stopped = true
     await webhook?.stop(5_000).catch(() => undefined)
+    for (const w of extraWebhooks) await w.stop(5_000).catch(() => undefined)
     await nodes?.stop().catch(() => undefined)
     await registry?.stop().catch(() => undefined)
     for (const p of registryPids) livePids.delete(p)
@@ -457,10 +467,7 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
     const registryConfig = join(dir, 'registry-config.yaml')
     writeFileSync(registryConfig, toYaml({ plainHttp: [reg.host], allowHosts: ['127.0.0.0/8'] }))
     const [port, healthPort] = (await freePorts(2)) as [number, number]
-    const wh = startableWebhook(dir, [
-      '--host', '127.0.0.1',
-      '--port', String(port),
-      '--health-port', String(healthPort),
+    const common = [
       '--tls-dir', tlsDir,
       '--policy', policyFile,
       '--kubeconfig', plane.kubeconfigPath,
@@ -468,7 +475,8 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
       '--webhook-timeout-seconds', '5',
       '--shutdown-delay-seconds', '0',
       '--log-level', process.env.WASM_ADMISSION_E2E_LOG_LEVEL ?? 'info',
-    ], port, healthPort)
+    ]
+    const wh = startableWebhook(dir, ['--host', '127.0.0.1', '--port', String(port), '--health-port', String(healthPort), ...common, ...(opts.webhookArgs ?? [])], port, healthPort)
     webhook = wh
     log(`starting the webhook: node dist/src/cli.js serve --port ${port} (log ${wh.logFile})`)
     await wh.start()
@@ -517,6 +525,15 @@ export async function startE2EEnv(opts: E2EEnvOptions = {}): Promise<E2EEnv> {
       get,
       list,
       createNamespace,
+      spawnWebhook: async (name, extraArgs) => {
+        const [p, hp] = (await freePorts(2)) as [number, number]
+        const wdir = join(dir, name)
+        mkdirSync(wdir, { recursive: true })
+        const w = startableWebhook(wdir, ['--host', '127.0.0.1', '--port', String(p), '--health-port', String(hp), ...common, ...extraArgs], p, hp)
+        extraWebhooks.push(w)
+        await w.start()
+        return w
+      },
       waitForWebhooks: async () => {
         await waitFor('the apiserver to call the mutating webhook', async () => {
           const r = await apply(podObject('probe-mutate', samples['spin-scratch'].ref), { namespace: probeNs, verb: 'create', dryRun: true, allowFailure: true })

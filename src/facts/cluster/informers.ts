@@ -27,7 +27,7 @@ import type { Registry } from 'prom-client'
 import type { ClusterFactsSource } from '../../domain/facts.js'
 import type { Readiness } from '../../domain/readiness.js'
 import type { Policy } from '../../domain/policy.js'
-import { ClusterIndex, type IndexSnapshot } from './cluster-index.js'
+import { ClusterIndex, type IndexSnapshot, type ReplaceResult } from './cluster-index.js'
 import { stringMap, summarizeNode, type NodeSummary } from './node-summary.js'
 import type { RuntimeClassInfo } from '../../domain/facts.js'
 import { summarizeRuntimeClass } from './runtime-class-summary.js'
@@ -70,6 +70,12 @@ export interface InformerClusterSourceOptions {
   now?: () => number
 }
 
+/** A change of the index: which kind, and the object's name ('*' when a relist changed something). */
+export interface ClusterChangeEvent {
+  kind: 'Node' | 'RuntimeClass' | 'Namespace'
+  name: string
+}
+
 export class InformerClusterSource implements ClusterFactsSource {
   readonly index: ClusterIndex
   readonly now: () => number
@@ -83,6 +89,7 @@ export class InformerClusterSource implements ClusterFactsSource {
   private timers: NodeJS.Timeout[] = []
   private state: 'new' | 'running' | 'stopped' = 'new'
   private syncWaiters: Array<() => void> = []
+  private changeListeners: Array<(c: ClusterChangeEvent) => void> = []
 
   constructor(opts: InformerClusterSourceOptions) {
     if (opts.connection) this.conn = opts.connection
@@ -109,6 +116,15 @@ export class InformerClusterSource implements ClusterFactsSource {
       logger: opts.logger,
       onSynced: () => this.onSynced(),
     }
+    // Tells listeners (the drift controller) what changed in the index; updates that change
+    // nothing (node heartbeats) are not changes.
+    const changed = (kind: ClusterChangeEvent['kind'], name: string, did: boolean): void => {
+      if (did) for (const l of this.changeListeners) l({ kind, name })
+    }
+    const replaced = (kind: ClusterChangeEvent['kind'], r: ReplaceResult): ReplaceResult => {
+      changed(kind, '*', r.added + r.updated + r.deleted > 0)
+      return r
+    }
     const nameOf = (o: unknown): string => {
       const n = (o as { metadata?: { name?: unknown } })?.metadata?.name
       return typeof n === 'string' ? n : ''
@@ -122,9 +138,9 @@ export class InformerClusterSource implements ClusterFactsSource {
             const n = summarizeNode(o)
             return n.name ? n : undefined
           },
-          replace: (items: NodeSummary[]) => index.replaceNodes(items),
-          upsert: (n: NodeSummary) => index.upsertNode(n),
-          remove: (o) => index.deleteNode(nameOf(o)),
+          replace: (items: NodeSummary[]) => replaced('Node', index.replaceNodes(items)),
+          upsert: (n: NodeSummary) => changed('Node', n.name, index.upsertNode(n)),
+          remove: (o) => changed('Node', nameOf(o), index.deleteNode(nameOf(o))),
         },
         env,
       ),
@@ -136,9 +152,9 @@ export class InformerClusterSource implements ClusterFactsSource {
             const r = summarizeRuntimeClass(o)
             return r.name ? r : undefined
           },
-          replace: (items: RuntimeClassInfo[]) => index.replaceRuntimeClasses(items),
-          upsert: (r: RuntimeClassInfo) => index.upsertRuntimeClass(r),
-          remove: (o) => index.deleteRuntimeClass(nameOf(o)),
+          replace: (items: RuntimeClassInfo[]) => replaced('RuntimeClass', index.replaceRuntimeClasses(items)),
+          upsert: (r: RuntimeClassInfo) => changed('RuntimeClass', r.name, index.upsertRuntimeClass(r)),
+          remove: (o) => changed('RuntimeClass', nameOf(o), index.deleteRuntimeClass(nameOf(o))),
         },
         env,
       ),
@@ -150,9 +166,9 @@ export class InformerClusterSource implements ClusterFactsSource {
             const name = nameOf(o)
             return name ? { name, labels: stringMap((o as { metadata?: { labels?: unknown } })?.metadata?.labels) } : undefined
           },
-          replace: (items: Array<{ name: string; labels: Record<string, string> }>) => index.replaceNamespaces(items),
-          upsert: (ns: { name: string; labels: Record<string, string> }) => index.upsertNamespace(ns.name, ns.labels),
-          remove: (o) => index.deleteNamespace(nameOf(o)),
+          replace: (items: Array<{ name: string; labels: Record<string, string> }>) => replaced('Namespace', index.replaceNamespaces(items)),
+          upsert: (ns: { name: string; labels: Record<string, string> }) => changed('Namespace', ns.name, index.upsertNamespace(ns.name, ns.labels)),
+          remove: (o) => changed('Namespace', nameOf(o), index.deleteNamespace(nameOf(o))),
         },
         env,
       ),
@@ -244,6 +260,14 @@ export class InformerClusterSource implements ClusterFactsSource {
       lastListOkAt: r.lastListOkAt,
       lastConnectAt: r.lastConnectAt,
     }))
+  }
+
+  /** Calls fn after each change of the index (not for updates that change nothing). Returns an unsubscribe. */
+  onChange(fn: (c: ClusterChangeEvent) => void): () => void {
+    this.changeListeners.push(fn)
+    return () => {
+      this.changeListeners = this.changeListeners.filter((l) => l !== fn)
+    }
   }
 
   /** Forces a relist of every kind (as the periodic timer does). */
