@@ -234,7 +234,20 @@ if (missing) {
 
     await during('one webhook pod deleted', async () => {
       const victim = pods[0]!.metadata.name as string
-      await cp.kubectl(['delete', 'pod', '-n', NS, victim, '--wait=true'])
+      const victimIp = String(pods[0]!.status.podIP)
+      // How long the EndpointSlice takes to mark the deleted pod not ready (what the apiserver's
+      // endpoint choice reads), against the webhook's --shutdown-delay-seconds (5 s by default).
+      const sliceReady = async (): Promise<boolean | undefined> => {
+        const slices = JSON.parse((await cp.kubectl(['get', 'endpointslices', '-n', NS, '-l', `kubernetes.io/service-name=${RELEASE}`, '-o', 'json'])).stdout) as { items: Obj[] }
+        const ep = slices.items.flatMap((sl) => (sl.endpoints as Obj[] | undefined) ?? []).find((e) => (e.addresses as string[]).includes(victimIp))
+        return ep ? ep.conditions?.ready !== false : undefined
+      }
+      t.equal(await sliceReady(), true, 'the pod is a Ready endpoint before the deletion')
+      const deleteStarted = Date.now()
+      const deleting = cp.kubectl(['delete', 'pod', '-n', NS, victim, '--wait=true'])
+      await waitFor('the deleted pod is no Ready endpoint', async () => (await sliceReady()) !== true, 60_000, 100)
+      t.comment(`deleted pod out of the Ready endpoints ${((Date.now() - deleteStarted) / 1000).toFixed(1)} s after kubectl delete started (shutdown delay 5 s)`)
+      await deleting
       await twoReady()
       const now = await webhookPods()
       const fresh = now.find((p) => !pods.some((o) => o.metadata.name === p.metadata.name))
@@ -249,6 +262,7 @@ if (missing) {
       await twoReady()
       const after = await webhookPods()
       t.notOk(after.some((p) => before.has(p.metadata.name)), 'both replicas replaced')
+      for (const p of after) t.comment(`rolled ${p.metadata.name} on ${p.spec.nodeName}: start to Ready ${startToReady(p)} s`)
     })
 
     const secretJson = async (name: string): Promise<Obj> => JSON.parse((await cp.kubectl(['get', 'secret', '-n', NS, name, '-o', 'json'])).stdout) as Obj
