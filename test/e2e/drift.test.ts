@@ -4,8 +4,11 @@
 // back and the entry clears. Then the leader of two drift replicas is killed (SIGKILL, no Lease
 // release) and the same churn runs again: the other replica takes the Lease and publishes, with no
 // lost report and no repeated Event. Webhook A (the chart's) admits; drift replicas B and C are
-// `serve --drift` processes of the same build.
+// `serve --drift` processes of the same build, authenticated as the chart's ServiceAccount (a token
+// from the TokenRequest API), so the chart's RBAC is proven sufficient for everything they do.
 import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { CLI, deploymentObject, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject, type WebhookProcess } from '../harness/e2e-env.js'
 import { run } from '../harness/process.js'
 import { dumpLogsOnFailure, e2eSkip } from './helpers.js'
@@ -20,7 +23,19 @@ t.test('drift: reports, events and metrics follow the cluster; one writer surviv
   t.teardown(() => env.stop())
   dumpLogsOnFailure(t, env)
   const s = env.samples
-  const driftArgs = (id: string) => ['--drift', '--drift-identity', id, '--drift-debounce-ms', '200']
+  // The chart's ServiceAccount (url mode renders it and its RBAC): the drift replicas run as it.
+  const sa = (await env.list('serviceaccounts', env.releaseNamespace)).map((x) => x.metadata.name as string).find((n) => n !== 'default')!
+  const token = (await env.kubectl(['create', 'token', sa, '-n', env.releaseNamespace, '--duration', '2h'])).stdout.trim()
+  const saKubeconfig = join(env.dir, 'drift-sa.kubeconfig')
+  writeFileSync(saKubeconfig, JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: env.cp.server, 'certificate-authority-data': Buffer.from(env.cp.caPem).toString('base64') } }],
+    users: [{ name: 'sa', user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa' } }],
+    'current-context': 'sa',
+  }), { mode: 0o600 })
+  const driftArgs = (id: string) => ['--kubeconfig', saKubeconfig, '--drift', '--drift-identity', id, '--drift-debounce-ms', '200']
   const b = await env.spawnWebhook('drift-b', driftArgs('replica-b'))
   const lease = async (): Promise<string> => {
     const r = await env.kubectl(['get', 'lease', 'wasm-admission-drift', '-n', env.releaseNamespace, '-o', 'json'], { allowFailure: true })
