@@ -6,6 +6,7 @@ import { apiVersionOf, uidOf } from '../admission/decode.js'
 import { failureAnswer, runReview, type PipelineDeps } from '../pipeline.js'
 import type { Endpoint } from '../domain/endpoint.js'
 import { BodyTooLargeError, readJsonBody, REVIEW_BODY_LIMIT } from './body.js'
+import { DeadlineSignals } from './deadline-signals.js'
 import { WasmAdmissionError, isWasmAdmissionError } from '../errors.js'
 import type { WebhookMetrics } from '../metrics/metrics.js'
 
@@ -151,6 +152,7 @@ export function createAdmissionFastify(opts: Pick<WebhookAppOptions, 'tls' | 'bo
 export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   const app = createAdmissionFastify(opts)
   const requestLog = opts.requestLogger ?? opts.logger
+  const deadlines = new DeadlineSignals(opts.deps.deadlineMs)
 
   const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body))
 
@@ -179,20 +181,14 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
       if (request.body instanceof BodyFailure) return answerBodyFailure(reply, endpoint, request.body.error)
       if (request.body === undefined) return answerBodyFailure(reply, endpoint, new WasmAdmissionError('WA_ERR_BODY_UNPARSEABLE', ['body is empty']))
       const started = opts.now()
-      const controller = new AbortController()
-      const timer = setTimeout(() => controller.abort(), opts.deps.deadlineMs)
-      try {
-        const result = await runReview(endpoint, request.body, opts.deps, controller.signal)
-        const durationMs = opts.now() - started
-        const fields = { ...result.log, duration_ms: Math.round(durationMs * 1000) / 1000 }
-        if (result.error) opts.logger.error({ ...fields, code: (result.error as WasmAdmissionError).code, err: result.error }, 'admission review failed')
-        else requestLog.info(fields, 'admission review')
-        opts.metrics.requests.inc({ endpoint, operation: fields.operation || 'unknown', decision: fields.decision, mode: fields.mode || 'none' })
-        opts.metrics.duration.observe({ endpoint }, durationMs / 1000)
-        return send(reply, result.httpStatus, result.review)
-      } finally {
-        clearTimeout(timer)
-      }
+      const result = await runReview(endpoint, request.body, opts.deps, deadlines.signal())
+      const durationMs = opts.now() - started
+      const fields = { ...result.log, duration_ms: Math.round(durationMs * 1000) / 1000 }
+      if (result.error) opts.logger.error({ ...fields, code: (result.error as WasmAdmissionError).code, err: result.error }, 'admission review failed')
+      else requestLog.info(fields, 'admission review')
+      opts.metrics.requests.inc({ endpoint, operation: fields.operation || 'unknown', decision: fields.decision, mode: fields.mode || 'none' })
+      opts.metrics.duration.observe({ endpoint }, durationMs / 1000)
+      return send(reply, result.httpStatus, result.review)
     })
   }
   return app
