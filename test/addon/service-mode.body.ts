@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import { request } from 'node:https'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { stringify as toYaml } from 'yaml'
@@ -220,7 +220,17 @@ if (missing) {
       await op()
       const c = await load.stop()
       summary.push(`${what}: ${c.sent} sent, ${c.failed} failed, ${c.wronglyAdmitted} wrongly admitted`)
-      t.comment(`${what}: ${c.sent} admissions sent, ${c.admitted} admitted, ${c.denied} denied, ${c.failed} failed, ${c.wronglyAdmitted} wrongly admitted`)
+      t.comment(`${what}: ${c.sent} admissions sent, ${c.admitted} admitted, ${c.denied} denied, ${c.failed} failed, ${c.wronglyAdmitted} wrongly admitted (machine load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`)
+      if (c.failed > 0) {
+        // What the webhook pods went through: probe failures, restarts, their warnings.
+        const events = await cp.kubectl(['get', 'events', '-n', NS, '--sort-by=.lastTimestamp', '-o', 'custom-columns=TIME:.lastTimestamp,OBJ:.involvedObject.name,REASON:.reason,MSG:.message'], { allowFailure: true })
+        t.comment(`events in ${NS}:\n${events.stdout.split('\n').slice(-25).join('\n')}`)
+        for (const p of await webhookPods()) {
+          t.comment(`${p.metadata.name}: restarts ${(p.status.containerStatuses as Obj[] | undefined)?.[0]?.restartCount}, last state ${JSON.stringify((p.status.containerStatuses as Obj[] | undefined)?.[0]?.lastState ?? {})}`)
+          const l = await cp.kubectl(['logs', '-n', NS, p.metadata.name], { allowFailure: true })
+          t.comment(l.stdout.split('\n').filter((x) => /"level":(40|50|60)|drift|slow/.test(x)).slice(-10).join('\n'))
+        }
+      }
       t.ok(c.sent > 0 && c.admitted > 0 && c.denied > 0, `${what}: load ran (${c.sent})`)
       t.equal(c.wronglyAdmitted, 0, `${what}: 0 wrongly admitted`)
       t.equal(c.failed, 0, `${what}: every admission answered (${c.failures.join('; ')})`)
