@@ -12,6 +12,11 @@ import { Registry } from 'prom-client'
 import { startControlPlane } from '../test/harness/control-plane.js'
 import { createNodes, Kube, parallel, realisticNode, runtimeClasses } from './lib/kube.js'
 import { testPolicy } from '../test/facts/cluster/helpers.js'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePorts, httpGet, procCpuSeconds, procMemory, spawnLogged } from './lib/proc.js'
+import { issueServingCert, makeCa } from '../test/helpers/tls.js'
 import type { ImageFact, ImageFactsSource } from '../src/domain/facts.js'
 
 const WORKLOADS = Number(process.argv[2] ?? 10_000)
@@ -186,6 +191,45 @@ try {
   }, null, 2))
   await drift.stop()
   await cluster.stop()
+
+  // The product as it runs: `serve` processes against the same apiserver (5,000 nodes, the
+  // workloads), with and without --drift, one after the other. --no-registry: every image is
+  // unknown (allowed by the default policy), so this is the cost of keeping and evaluating the
+  // workloads, not of registry lookups. RSS and CPU from /proc once every workload is evaluated.
+  const dir = mkdtempSync(join(tmpdir(), 'drift-bench-'))
+  const ca = makeCa('drift-bench')
+  issueServingCert(ca, join(dir, 'tls'))
+  writeFileSync(join(dir, 'policy.yaml'), '{}\n')
+  const serve = async (drift: boolean) => {
+    const [port, health] = (await freePorts(2)) as [number, number]
+    const args = ['dist/src/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(port), '--health-port', String(health), '--tls-dir', join(dir, 'tls'), '--policy', join(dir, 'policy.yaml'), '--kubeconfig', cp.kubeconfigPath, '--no-registry', '--log-level', 'warn', ...(drift ? ['--drift', '--drift-identity', 'serve-bench', '--drift-lease-name', 'serve-bench'] : [])]
+    // With the image's (and the chart's) V8 flags, as it runs in a cluster.
+    const child = spawnLogged(process.execPath, args, join(dir, `serve-${drift}.log`), { ...process.env, NODE_OPTIONS: process.env['SERVE_NODE_OPTIONS'] ?? '--max-semi-space-size=2 --max-old-space-size=256' })
+    const t = performance.now()
+    const evaluated = async (): Promise<boolean> => {
+      const r = await httpGet(`http://127.0.0.1:${health}/metrics`).catch(() => undefined)
+      if (!r || r.status !== 200) return false
+      if (!drift) return (await httpGet(`http://127.0.0.1:${health}/readyz`)).status === 200
+      const m = /^wasm_admission_drift_evaluations_total (\S+)$/m.exec(r.body)
+      return Number(m?.[1] ?? 0) >= WORKLOADS
+    }
+    await waitUntil(`serve (drift ${drift}) to be ready and evaluate every workload`, evaluated)
+    const readyMs = performance.now() - t
+    const cpuS = procCpuSeconds(child.pid)
+    const mem = procMemory(child.pid)
+    const metrics = drift ? (await httpGet(`http://127.0.0.1:${health}/metrics`)).body : ''
+    await child.stop()
+    return {
+      readyMs: Math.round(readyMs),
+      cpuS: Math.round(cpuS * 100) / 100,
+      rssMB: Math.round(mem.rssMB * 10) / 10,
+      peakMB: Math.round(mem.peakMB * 10) / 10,
+      workloadsKept: drift ? [...metrics.matchAll(/^wasm_admission_drift_workloads\{kind="(\w+)"\} (\S+)$/gm)].reduce((a, m) => a + Number(m[2]), 0) : 0,
+    }
+  }
+  const serveWithout = await serve(false)
+  const serveWith = await serve(true)
+  console.log(JSON.stringify({ serveWithoutDrift: serveWithout, serveWithDrift: serveWith }, null, 2))
   kube.close()
 } finally {
   await cp.stop()

@@ -235,7 +235,11 @@ export class DriftController {
   }
 
   private async runFlush(): Promise<void> {
-    if (!this.synced()) return
+    if (!this.synced()) {
+      // Not every kind listed yet, or no cluster facts: look again after the debounce.
+      this.schedule()
+      return
+    }
     const changes = this.changes.splice(0)
     if (changes.length > 0) {
       const inputs = [...this.workloads.values()].map((w) => ({ workload: w, wasm: this.verdicts.get(w.key)?.wasm }))
@@ -273,15 +277,18 @@ export class DriftController {
     }
     const namespaces = [...this.dirtyNamespaces]
     this.dirtyNamespaces.clear()
+    let failed = 0
     for (const ns of namespaces) {
       try {
         await this.o.publisher.publishNamespace(ns, byNamespace.get(ns) ?? [])
       } catch (e) {
+        failed++
         this.dirtyNamespaces.add(ns)
-        this.o.logger?.warn({ namespace: ns, err: (e as Error).message }, 'drift: publishing failed; retried at the next change or resync')
+        this.o.logger?.warn({ namespace: ns, err: (e as Error).message }, 'drift: publishing failed; retried in 5 s')
       }
       if (!this.leading) return
     }
+    if (failed > 0) this.schedule(Math.max(this.debounceMs, 5000))
     const m = this.o.metrics
     if (m) {
       m.atRisk.reset()

@@ -25,7 +25,9 @@ async function pod(env: E2EEnv, name: string, ns: string): Promise<K8sObject> {
 }
 
 t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }, async (t) => {
-  const env = await startE2EEnv({ realNodes: seedRealNodeSpecs(shimBinaries()), samples: ['wasi-hello', 'wasi-ticker', 'spin-ticker', 'linux', 'pause', 'slight-scratch'] })
+  // The webhook also runs the drift controller (docs/drift.md): the shim-loss step below checks that
+  // the running Wasm pod is reported once its real node loses the runtime.
+  const env = await startE2EEnv({ realNodes: seedRealNodeSpecs(shimBinaries()), samples: ['wasi-hello', 'wasi-ticker', 'spin-ticker', 'linux', 'pause', 'slight-scratch'], webhookArgs: ['--drift', '--drift-debounce-ms', '200'] })
   t.teardown(() => env.stop())
   dumpLogsOnFailure(t, env)
   const nodes = env.nodes!
@@ -127,6 +129,19 @@ t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }
     }, 60_000)
     t.match(denial, /0\/3 nodes can run RuntimeClass wasm1 \(handler wasmtime\): 3 do not match nodeSelector wasmtime-enabled=yes; fix: label a node with wasmtime-enabled=yes/, 'denied, with the fix')
     t.match((await env.kubectl(['get', 'pod', 'wasi-hello-2', '-n', ON], { allowFailure: true })).stderr, /NotFound/)
+    // Drift: the running ticker, bound to node-wasmtime, is now a pod this cluster could not place.
+    const entry = await waitFor('the PolicyReport to list the running wasi-ticker', async () => {
+      const r = await env.kubectl(['get', 'policyreports.wgpolicyk8s.io', 'wasm-admission', '-n', ON, '-o', 'json'], { allowFailure: true })
+      if (r.code !== 0) return undefined
+      return ((JSON.parse(r.stdout) as K8sObject).results as K8sObject[] | undefined)?.find((x) => x.resources?.[0]?.kind === 'Pod' && x.resources?.[0]?.name === 'wasi-ticker')
+    }, 60_000)
+    t.equal(entry.rule, 'no-eligible-node')
+    t.match(entry.message, /0\/3 nodes can run RuntimeClass wasm1 \(handler wasmtime\)/)
+    const warned = await waitFor('a WasmWorkloadAtRisk Event on the wasi-ticker pod', async () => {
+      const items = (JSON.parse((await env.kubectl(['get', 'events.events.k8s.io', '-n', ON, '-o', 'json'])).stdout) as K8sObject).items as K8sObject[]
+      return items.find((e) => e.reason === 'WasmWorkloadAtRisk' && e.regarding?.kind === 'Pod' && e.regarding?.name === 'wasi-ticker')
+    }, 60_000)
+    t.match(warned.note, /fix: /)
     const ready = await waitFor('node-wasmtime Ready after containerd restarted', async () => {
       const n = await env.get('node', 'node-wasmtime')
       return ((n.status.conditions ?? []) as K8sObject[]).find((c) => c.type === 'Ready')?.status === 'True'
