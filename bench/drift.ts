@@ -121,6 +121,7 @@ try {
   const peakish = process.memoryUsage()
   gc?.()
   const afterSync = process.memoryUsage()
+  const evaluations0 = drift.controller.evaluations
   const writes0 = await metric('wasm_admission_drift_report_writes_total')
   const events0 = await metric('wasm_admission_drift_events_total')
   const atRisk0 = await metric('wasm_admission_drift_workloads_at_risk')
@@ -171,7 +172,7 @@ try {
     initial: {
       ms: Math.round(initialMs),
       cpuMs: Math.round((cpuInitial.user + cpuInitial.system) / 1000),
-      evaluations: drift.controller.evaluations,
+      evaluations: evaluations0,
       reportWrites: writes0,
       events: events0,
       atRisk: atRisk0,
