@@ -61,6 +61,8 @@ export class DriftController {
   private readonly debounceMs: number
   private timer: NodeJS.Timeout | undefined
   private resync: NodeJS.Timeout | undefined
+  private policyCheck: NodeJS.Timeout | undefined
+  private lastPolicy: Policy | undefined
   private unsubscribe: (() => void) | undefined
   private running = false
   private flushing: Promise<void> | undefined
@@ -114,6 +116,15 @@ export class DriftController {
     for (const r of this.reflectors) r.start()
     this.resync = setInterval(() => this.resyncAll(), this.o.resyncIntervalMs ?? 10 * 60_000)
     this.resync.unref()
+    // A reloaded policy (a new object from the policy store) can change every verdict.
+    this.lastPolicy = this.o.policy()
+    this.policyCheck = setInterval(() => {
+      const p = this.o.policy()
+      if (p === this.lastPolicy) return
+      this.lastPolicy = p
+      this.resyncAll()
+    }, 2000)
+    this.policyCheck.unref()
   }
 
   async stop(): Promise<void> {
@@ -121,6 +132,7 @@ export class DriftController {
     this.unsubscribe?.()
     clearTimeout(this.timer)
     clearInterval(this.resync)
+    clearInterval(this.policyCheck)
     for (const r of this.reflectors) r.stop()
     await this.flushing
   }

@@ -139,6 +139,28 @@ t.test('drift: reports, events and metrics follow the cluster; one writer surviv
     t.match(audit.stdout, '2 workloads: 2 pass, 0 fail')
   })
 
+  t.test('a policy reload re-evaluates: warn mode turns the entry to severity medium', async (t) => {
+    await removeShim()
+    const high = await waitFor('the entry in enforce mode', async () => entriesFor(await report())[0])
+    t.equal(high.severity, 'high')
+    await waitFor('the second Warning Event', async () => ((await events('WasmWorkloadAtRisk')).length === 2 ? true : undefined))
+    // The drift replicas and the admission webhook share the policy file; its reload is picked up.
+    writeFileSync(join(env.dir, 'policy.yaml'), 'defaultMode: warn\n')
+    const medium = await waitFor('the entry in warn mode', async () => {
+      const e = entriesFor(await report())[0]
+      return e?.severity === 'medium' ? e : undefined
+    })
+    t.equal(medium.properties.mode, 'warn')
+    t.equal((await events('WasmWorkloadAtRisk')).length, 2, 'same rule, only the mode changed: no new Event')
+    writeFileSync(join(env.dir, 'policy.yaml'), '{}\n')
+    await restoreShim()
+    await waitFor('the entry to clear', async () => {
+      const rep = await report()
+      return rep && entriesFor(rep).length === 0 ? true : undefined
+    })
+    await waitFor('the second Normal Event', async () => ((await events('WasmWorkloadRestored')).length === 2 ? true : undefined))
+  })
+
   t.test('the leader is killed under churn: the follower takes over, nothing lost or repeated', async (t) => {
     t.equal(await lease(), 'replica-b')
     process.kill(-b.pid()!, 'SIGKILL')
@@ -151,14 +173,14 @@ t.test('drift: reports, events and metrics follow the cluster; one writer surviv
     }, 120_000)
     t.equal(entriesFor(r)[0]!.rule, 'no-eligible-node')
     await waitFor('replica-c to count it at risk', async () => (await atRisk(c)) === 1)
-    await waitFor('a second Warning Event', async () => ((await events('WasmWorkloadAtRisk')).length === 2 ? true : undefined))
+    await waitFor('a third Warning Event', async () => ((await events('WasmWorkloadAtRisk')).length === 3 ? true : undefined))
     await restoreShim()
     await waitFor('the entry to clear under replica-c', async () => {
       const rep = await report()
       return rep && entriesFor(rep).length === 0 ? true : undefined
     })
-    await waitFor('a second Normal Event', async () => ((await events('WasmWorkloadRestored')).length === 2 ? true : undefined))
-    t.equal((await events('WasmWorkloadAtRisk')).length, 2, 'no Warning repeated by the new leader')
+    await waitFor('a third Normal Event', async () => ((await events('WasmWorkloadRestored')).length === 3 ? true : undefined))
+    t.equal((await events('WasmWorkloadAtRisk')).length, 3, 'no Warning repeated by the new leader')
     // Admission never depended on the drift replicas.
     const dry = await env.apply(podObject('still-admitted', s['spin-scratch'].ref), { namespace: NS, verb: 'create', dryRun: true })
     t.equal((JSON.parse(dry.stdout) as K8sObject).spec.runtimeClassName, 'spin-test')
