@@ -18,7 +18,10 @@
 # build 15-30 min on 2 cores; a source change rebuilds only the shim crate).
 #
 # Output: KEY=/abs/path lines on stdout (also written to ${cache}/tools/current.env).
-# Usage:  scripts/build-tools.sh [--force]     (log messages go to stderr)
+# Usage:  scripts/build-tools.sh [--force] [--peers kyverno]     (log messages go to stderr)
+#           --peers kyverno also builds Kyverno (cmd/kyverno, KYVERNO_VERSION, wrapper module
+#           test/harness/go/kyverno) for `scripts/bench.sh --peers kyverno`; never needed by the tests.
+#           Cold: >= 10 min of CPU on 2 cores, at nice 10; adds KYVERNO= and KYVERNO_MODULE= lines.
 #         scripts/build-tools.sh --update-modules
 #           regenerates the wrapper go.mod/go.sum files from versions.env (after a version bump; the
 #           staging-module replace list and godebug line are taken from k8s.io/kubernetes's own go.mod),
@@ -32,12 +35,16 @@ CACHE="${WASM_ADMISSION_CACHE:-$HOME/.cache/wasm-admission}"
 TOOLS="$CACHE/tools"
 FORCE=0
 UPDATE_MODULES=0
-case "${1:-}" in
-  "") ;;
-  --force) FORCE=1 ;;
-  --update-modules) UPDATE_MODULES=1 ;;
-  *) echo "usage: $0 [--force|--update-modules]" >&2; exit 2 ;;
-esac
+PEERS=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --force) FORCE=1 ;;
+    --update-modules) UPDATE_MODULES=1 ;;
+    --peers) [[ "${2:-}" == kyverno ]] || { echo "usage: $0 --peers kyverno" >&2; exit 2; }; PEERS="$2"; shift ;;
+    *) echo "usage: $0 [--force|--update-modules] [--peers kyverno]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
 
@@ -47,10 +54,12 @@ while IFS='=' read -r key val; do
   printf -v "$key" '%s' "$val"
 done < "$VERSIONS"
 : "${K8S_VERSION:?missing in versions.env}" "${K8S_STAGING_VERSION:?}" "${ETCD_VERSION:?}" "${HELM_VERSION:?}"
+: "${KYVERNO_VERSION:?missing in versions.env}"
 
 K8S_DIR="$TOOLS/k8s-$K8S_VERSION"
 ETCD_DIR="$TOOLS/etcd-$ETCD_VERSION"
 HELM_DIR="$TOOLS/helm-$HELM_VERSION"
+KYVERNO_DIR="$TOOLS/kyverno-$KYVERNO_VERSION"
 
 # k8s ldflags: the same -X keys hack/lib/version.sh sets, for both version packages
 # (component-base: servers; client-go: kubectl's client version).
@@ -64,6 +73,8 @@ ETCD_LDFLAGS="-s -w"
 # helm's chartutil/lint default "cluster" version comes from its client-go minor (see helm's Makefile);
 # computed at build time (needs go), so it is not part of the stamp.
 HELM_LDFLAGS_BASE="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+# Kyverno's Makefile: LD_FLAGS := "-s -w -X $(PACKAGE)/pkg/version.BuildVersion=$(VERSION)"
+KYVERNO_LDFLAGS="-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$KYVERNO_VERSION"
 
 stamp_for() { # <wrapper dir> <ldflags>
   { cat "$1/go.mod" "$1/go.sum"; printf '%s\n' "$2" "CGO_ENABLED=0 -trimpath"; } | sha256sum | cut -d' ' -f1
@@ -220,3 +231,24 @@ if [[ ! -f "$TOOLS/current.env" || "$(cat "$TOOLS/current.env")" != "$env_out" ]
   printf '%s\n' "$env_out" > "$TOOLS/current.env.tmp.$$" && mv "$TOOLS/current.env.tmp.$$" "$TOOLS/current.env"
 fi
 printf '%s\n' "$env_out"
+
+# ---- peers for the comparison bench (opt-in). Own lock, taken after the shared one is released, so a
+# test run's build-tools call never waits for this long build.
+if [[ "$PEERS" == kyverno ]]; then
+  exec 9>&-
+  exec 8>"$TOOLS/.lock-kyverno"
+  flock 8
+  s="$(stamp_for "$HARNESS/go/kyverno" "$KYVERNO_LDFLAGS")"
+  if ! is_built "$KYVERNO_DIR" "$s" kyverno crds; then
+    check_module_version "$HARNESS/go/kyverno" github.com/kyverno/kyverno "$KYVERNO_VERSION"
+    # Its go.mod replaces k8s.io/pod-security-admission with Kyverno's fork, which `go install pkg@version`
+    # refuses; the wrapper module repeats that replace directive.
+    ( renice -n 10 "$BASHPID" >/dev/null
+      go_build "$HARNESS/go/kyverno" "$KYVERNO_DIR" "$s" "$KYVERNO_LDFLAGS" "" github.com/kyverno/kyverno/cmd/kyverno ) || exit 1
+    # The CRDs ship inside the module (config/crds); keep a copy beside the binary they belong to.
+    moddir="$(cd "$HARNESS/go/kyverno" && go list -m -f '{{.Dir}}' github.com/kyverno/kyverno)"
+    rm -rf "$KYVERNO_DIR/crds.tmp" && cp -r "$moddir/config/crds" "$KYVERNO_DIR/crds.tmp" && chmod -R u+w "$KYVERNO_DIR/crds.tmp"
+    mv "$KYVERNO_DIR/crds.tmp" "$KYVERNO_DIR/crds"
+  fi
+  printf 'KYVERNO=%s\nKYVERNO_CRDS=%s\n' "$KYVERNO_DIR/kyverno" "$KYVERNO_DIR/crds"
+fi

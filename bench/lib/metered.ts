@@ -1,0 +1,91 @@
+// Per-backend costs of the pod-CREATE rounds, measured without touching the rounds themselves: a
+// backend is wrapped so that the moment its probe first reports it active (the pods of the round come
+// next) and the moment it is uninstalled (the pods are done) bracket the round. Between the two:
+// CPU seconds of each watched process (/proc/PID/stat) and the registry requests (a counting proxy).
+// Probe pods are outside the bracket.
+import { procCpuSeconds, procMemory } from './proc.js'
+import { r2 } from './stats.js'
+
+export interface Meters {
+  /** Processes whose CPU is charged to the round: name -> pid (read at each bracket). */
+  pids: () => Record<string, number | undefined>
+  /** Requests the registry has served so far. */
+  registryRequests: () => number
+}
+
+export interface RoundCost {
+  pods: number
+  registryRequests: number
+  cpuSeconds: Record<string, number>
+}
+
+export interface BackendLike {
+  name: string
+  install(): Promise<void>
+  uninstall(): Promise<void>
+  active(): Promise<boolean>
+}
+
+export interface Metered<B extends BackendLike> {
+  backend: B
+  rounds: RoundCost[]
+}
+
+function cpuOf(pids: Record<string, number | undefined>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [name, pid] of Object.entries(pids)) {
+    if (pid === undefined) continue
+    try {
+      out[name] = procCpuSeconds(pid)
+    } catch {
+      /* process gone */
+    }
+  }
+  return out
+}
+
+/** Wraps b; `podsPerRound` is what the rounds create between the brackets. */
+export function metered<B extends BackendLike>(b: B, m: Meters, podsPerRound: number): Metered<B> {
+  const rounds: RoundCost[] = []
+  let start: { cpu: Record<string, number>; reg: number } | null = null
+  let armed = false
+  const wrapped = {
+    ...b,
+    async install() {
+      await b.install()
+      armed = true
+    },
+    async active() {
+      const on = await b.active()
+      if (on && armed) {
+        armed = false
+        start = { cpu: cpuOf(m.pids()), reg: m.registryRequests() }
+      }
+      return on
+    },
+    async uninstall() {
+      if (start) {
+        const cpu = cpuOf(m.pids())
+        rounds.push({
+          pods: podsPerRound,
+          registryRequests: m.registryRequests() - start.reg,
+          cpuSeconds: Object.fromEntries(Object.entries(cpu).filter(([k]) => start!.cpu[k] !== undefined).map(([k, v]) => [k, v - start!.cpu[k]!])),
+        })
+        start = null
+      }
+      await b.uninstall()
+    },
+  } as B
+  return { backend: wrapped, rounds }
+}
+
+/** Totals over the rounds, per pod: registry requests, CPU ms of each process. */
+export function perPod(rounds: RoundCost[]): { pods: number; registryRequestsPerPod: number; cpuMsPerPod: Record<string, number> } {
+  const pods = rounds.reduce((a, r) => a + r.pods, 0)
+  const reg = rounds.reduce((a, r) => a + r.registryRequests, 0)
+  const cpu: Record<string, number> = {}
+  for (const r of rounds) for (const [k, v] of Object.entries(r.cpuSeconds)) cpu[k] = (cpu[k] ?? 0) + v
+  return { pods, registryRequestsPerPod: r2(reg / Math.max(1, pods)), cpuMsPerPod: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, r2((v * 1000) / Math.max(1, pods))])) }
+}
+
+export { procMemory }
