@@ -18,9 +18,9 @@ import https from 'node:https'
 import { stringify as toYaml } from 'yaml'
 import { startControlPlane } from '../test/harness/control-plane.js'
 import { startRegistry } from '../test/harness/registry.js'
-import { pushSampleImages, WASM_MODULE } from '../test/harness/sample-images.js'
+import { pushSampleImages, WASM_MODULE, type SampleImage, type SampleName } from '../test/harness/sample-images.js'
 import { Pusher, bytesOf } from '../test/harness/push.js'
-import { toolPaths, toolVersions } from '../test/harness/tools.js'
+import { readVersionsEnv, toolPaths, toolVersions } from '../test/harness/tools.js'
 import { issueServingCert, makeCa } from '../test/helpers/tls.js'
 import { startApiserverProxy, startCountingProxy } from '../test/perf/proxies.js'
 import { startCapture } from './lib/capture.js'
@@ -28,9 +28,12 @@ import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
 import { h2load, wrk, type LoadResult } from './lib/load.js'
 import { MAP_IMAGE_PATTERN, MAP_RUNTIME_CLASS, mutatingAdmissionPolicy } from './lib/policy.js'
 import { objectsBackend, podCreateRounds, spread, type PodCreateBackend } from './lib/pod-create.js'
+import { metered, perPod, procMemory, type Metered } from './lib/metered.js'
 import { procCpuSeconds, run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
 import { REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
+import { kyvernoPolicy, kyvernoTools, startKyverno, type KyvernoProc } from './peers/kyverno.js'
+import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/side-by-side.js'
 
 // ------------------------------------------------------------------ options
 
@@ -47,6 +50,9 @@ const E2E_PODS = Number(flag('e2e-pods', '200'))
 /** Alternating rounds (A, B, A, B, ...): every ratio is the median over the rounds, with min-max. */
 const ROUNDS = Number(flag('rounds', '5'))
 const CONCURRENT = Number(flag('concurrent', '1000'))
+/** Peers measured beside wasm-admission in the pod-CREATE rounds, plus a correctness side by side: `kyverno` (docs/comparison.md). */
+const PEERS = flag('peers', '').split(',').filter((p) => p !== '')
+for (const p of PEERS) if (p !== 'kyverno') throw new Error(`--peers: unknown peer ${p} (known: kyverno)`)
 const FIXTURES = flag('fixtures', '').split(',').filter((f) => f !== '')
 /** Fixtures of the throughput section unless --fixtures says otherwise (the targets are on the 1-container ones). */
 const DEFAULT_FIXTURES = ['wasm-1', 'linux-1', 'wasm-10', 'linux-10']
@@ -83,7 +89,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
+  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -108,6 +114,9 @@ const cleanup = async (): Promise<void> => {
 
 async function main(): Promise<void> {
   log(`temp dir ${dir}`)
+  // Peers' tools first: a cold Kyverno build is set-up (>= 10 min of CPU), reported apart.
+  const kyTools = PEERS.includes('kyverno') ? kyvernoTools() : null
+  if (kyTools) results.peers = { kyverno: { binary: kyTools.kyverno, buildToolsSeconds: r2(kyTools.buildSeconds) } }
   const ca = makeCa('wasm-admission-bench-ca')
   cleanups.push(() => rmSync(ca.dir, { recursive: true, force: true }))
   const tlsDir = join(dir, 'tls')
@@ -129,6 +138,8 @@ async function main(): Promise<void> {
   log('pushing sample images')
   await pushSampleImages(registry.host, { only: ['spin-scratch', 'linux'] })
   for (let k = 1; k <= 10; k++) await pushSampleImages(registry.host, { only: ['spin-v2', 'linux'], tag: `t${k}` })
+  // every packaging style, for the correctness side by side with the peers
+  const samples: Record<SampleName, SampleImage> | null = PEERS.length > 0 ? await pushSampleImages(registry.host) : null
   const img = (repo: string, tag: string): string => `${regProxy.host}/samples/${repo}:${tag}`
 
   const kube = new Kube(cp.kubeconfigPath, cp.server)
@@ -348,6 +359,37 @@ async function main(): Promise<void> {
         inactive: async () => (await callsPerProbe(webhookCount)) === 0 && (await rcOf()) === undefined,
       }),
     ]
+    // ---- peers: Kyverno (bench/peers/kyverno.ts), running the whole time; registered = its policy exists
+    let ky: KyvernoProc | null = null
+    const mpol = kyvernoPolicy('mutatingpolicy.yaml')
+    const vpol = kyvernoPolicy('validatingpolicy.yaml')
+    if (kyTools) {
+      log('starting Kyverno (CRDs, namespace, out-of-cluster process, its webhook configurations)')
+      const started = performance.now()
+      ky = await startKyverno({ tools: kyTools, kube, kubectl: (a) => cp.kubectl(a), kubeconfig: cp.kubeconfigPath, dir })
+      cleanups.push(() => ky?.stop())
+      results.peers.kyverno.startMs = Math.round(performance.now() - started)
+      results.peers.kyverno.readyMs = Math.round(ky.readyMs)
+      const kyCount = (): Promise<number> => ky!.admissionRequests()
+      backends.push(
+        objectsBackend(kube, {
+          name: 'kyverno',
+          describe: `Kyverno ${readVersionsEnv().KYVERNO_VERSION} out of cluster, CEL MutatingPolicy bench/peers/kyverno/mutatingpolicy.yaml (image.GetMetadata per container)`,
+          objects: [mpol],
+          active: async () => typeof (await rcOf()) === 'string' && (await callsPerProbe(kyCount)) >= 1,
+          inactive: async () => (await rcOf()) === undefined && (await callsPerProbe(kyCount)) === 0,
+        }),
+      )
+    }
+    // Per-backend costs: CPU of each process and registry requests between a round's brackets.
+    const pids = (): Record<string, number | undefined> => ({
+      'kube-apiserver': cp.pids()['kube-apiserver'],
+      etcd: cp.pids().etcd,
+      'wasm-admission': webhook.child.pid,
+      'null-server': nullSrv.child.pid,
+      ...(ky ? { kyverno: ky.pid } : {}),
+    })
+    const meteredBackends: Array<Metered<PodCreateBackend>> = backends.map((b) => metered(b, { pids, registryRequests: () => regProxy.count() }, E2E_PODS))
     let podSeq = 0
     const createPod = async (): Promise<number> => {
       const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${podSeq++}`, [img('spin-scratch', 'v1')]))
@@ -358,7 +400,7 @@ async function main(): Promise<void> {
     const before = await webhookCount()
     const podsBefore = podSeq
     const e2e = await podCreateRounds({
-      backends,
+      backends: meteredBackends.map((m) => m.backend),
       rounds: ROUNDS,
       pods: E2E_PODS,
       concurrency: 4,
@@ -370,6 +412,33 @@ async function main(): Promise<void> {
     const wasmPods = e2e.backends['wasm-admission']!.pooled.n
     const calls = (await webhookCount()) - before
     results.e2e = { ...e2e, webhookCalls: calls, webhookCallsPerPod: r2(calls / wasmPods), probeCallsIncluded: true, podsCreated: podSeq - podsBefore }
+    results.e2e.costs = Object.fromEntries(meteredBackends.map((m) => [m.backend.name, perPod(m.rounds)]))
+    results.e2e.memory = Object.fromEntries(Object.entries(pids()).flatMap(([k, pid]) => (pid === undefined ? [] : [[k, roundAll(procMemory(pid))]])))
+    if (ky) results.peers.kyverno.admissionRequests = await ky.admissionRequests()
+
+    // ---- correctness side by side (peers only): every sample image and the denial cases, dry-run
+    if (ky && samples) {
+      log('correctness side by side: every sample image and the denial cases, one backend at a time (dry-run)')
+      const viaProxy = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, { ...v, ref: v.ref.replace(registry.host, regProxy.host) }])) as Record<SampleName, SampleImage>
+      const cases = [...sampleCases(viaProxy), ...denialCases(viaProxy, { shimlessNode: 'node-00001', wasmClass: 'spin-test' })]
+      const classes = Object.fromEntries(runtimeClasses().map((r: any) => [r.metadata.name, { handler: r.handler, nodeSelector: r.scheduling?.nodeSelector ?? {} }]))
+      const linuxUnderWasm = cases.find((c) => c.name === 'linux-under-wasm-class')!.pod
+      const linuxUnderWasmStatus = async (): Promise<number> => (await kube.req('POST', '/api/v1/namespaces/e2e/pods?dryRun=All', linuxUnderWasm)).status
+      const side = [
+        backends.find((b) => b.name === 'wasm-admission')!,
+        backends.find((b) => b.name === 'kyverno')!,
+        objectsBackend(kube, {
+          name: 'kyverno+validating',
+          describe: 'Kyverno with mutatingpolicy.yaml and validatingpolicy.yaml',
+          objects: [mpol, vpol],
+          active: async () => typeof (await rcOf()) === 'string' && (await linuxUnderWasmStatus()) !== 201,
+          inactive: async () => (await rcOf()) === undefined && (await linuxUnderWasmStatus()) === 201,
+        }),
+      ]
+      const outcomes = await sideBySide({ kube, namespace: 'e2e', backends: side, cases, classes, log })
+      results.correctness = { cases: cases.map((c) => ({ name: c.name, expect: c.expect, why: c.why })), outcomes }
+      results.correctnessTable = sideBySideTable(cases, outcomes)
+    }
   }
 
   // ---------------------------------------------------------------- 3. registry
@@ -576,8 +645,22 @@ function table(r: Record<string, any>): string {
     for (const [name, b] of Object.entries<any>(e.backends)) out.push(row([name, b.pooled.p50, b.pooled.p99, b.rounds.map((x: any) => x.p50).join(' '), b.rounds.map((x: any) => x.p99).join(' ')], w))
     out.push(`   ratios (median of the per-round ratios [min-max]):`)
     for (const [pair, x] of Object.entries<any>(e.ratios)) out.push(`   ${pair.padEnd(52)} p50 x${x.p50.median} [${x.p50.min}-${x.p50.max}]  p99 x${x.p99.median} [${x.p99.min}-${x.p99.max}]`)
-    out.push(`   load average (1 min) per round: ${Object.values<any>(e.backends)[0].rounds.map((x: any) => x.loadAvg1).join(' ')}; wasm-admission calls per pod ${e.webhookCallsPerPod} (${e.webhookCalls} calls incl. probes)`, '')
+    out.push(`   load average (1 min) per round: ${Object.values<any>(e.backends)[0].rounds.map((x: any) => x.loadAvg1).join(' ')}; wasm-admission calls per pod ${e.webhookCallsPerPod} (${e.webhookCalls} calls incl. probes)`)
+    if (e.costs) {
+      const procs = [...new Set(Object.values<any>(e.costs).flatMap((c: any) => Object.keys(c.cpuMsPerPod)))]
+      out.push(`   per pod, while each backend was registered (CPU ms of each process; registry requests):`)
+      const wc = [27, 9, ...procs.map(() => 15)]
+      out.push(row(['backend', 'registry', ...procs.map((p) => `${p} ms`)], wc))
+      for (const [name, c] of Object.entries<any>(e.costs)) out.push(row([name, c.registryRequestsPerPod, ...procs.map((p) => c.cpuMsPerPod[p])], wc))
+    }
+    if (e.memory) out.push(`   RSS / peak MB after the rounds: ${Object.entries<any>(e.memory).map(([k, m]) => `${k} ${m.rssMB}/${m.peakMB}`).join(', ')}`)
+    out.push('')
   }
+  if (r.peers?.kyverno) {
+    const k = r.peers.kyverno
+    out.push(`5. Peers: Kyverno ${k.binary} (build-tools --peers kyverno: ${k.buildToolsSeconds} s in this run; start to webhooks registered ${k.readyMs} ms, with CRDs ${k.startMs} ms; ${k.admissionRequests ?? '?'} admission requests counted by Kyverno)`)
+  }
+  if (r.correctnessTable) out.push('   Correctness side by side (dry-run pod CREATE, one backend registered at a time):', r.correctnessTable)
   return out.join('\n') + '\n'
 }
 

@@ -3,6 +3,7 @@
 // next) and the moment it is uninstalled (the pods are done) bracket the round. Between the two:
 // CPU seconds of each watched process (/proc/PID/stat) and the registry requests (a counting proxy).
 // Probe pods are outside the bracket.
+import type { PodCreateBackend } from './pod-create.js'
 import { procCpuSeconds, procMemory } from './proc.js'
 import { r2 } from './stats.js'
 
@@ -19,14 +20,7 @@ export interface RoundCost {
   cpuSeconds: Record<string, number>
 }
 
-export interface BackendLike {
-  name: string
-  install(): Promise<void>
-  uninstall(): Promise<void>
-  active(): Promise<boolean>
-}
-
-export interface Metered<B extends BackendLike> {
+export interface Metered<B extends PodCreateBackend> {
   backend: B
   rounds: RoundCost[]
 }
@@ -45,7 +39,7 @@ function cpuOf(pids: Record<string, number | undefined>): Record<string, number>
 }
 
 /** Wraps b; `podsPerRound` is what the rounds create between the brackets. */
-export function metered<B extends BackendLike>(b: B, m: Meters, podsPerRound: number): Metered<B> {
+export function metered<B extends PodCreateBackend>(b: B, m: Meters, podsPerRound: number): Metered<B> {
   const rounds: RoundCost[] = []
   let start: { cpu: Record<string, number>; reg: number } | null = null
   let armed = false

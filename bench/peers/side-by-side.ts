@@ -5,16 +5,9 @@
 // style) plus the denial cases of docs/comparison.md. A row's expectation is wasm-admission's
 // documented verdict for the sample (its `expected` field), not its output here.
 import type { Kube } from '../lib/kube.js'
+import type { PodCreateBackend } from '../lib/pod-create.js'
 import { waitFor } from '../lib/proc.js'
 import type { SampleImage, SampleName } from '../../test/harness/sample-images.js'
-
-/** A backend as the pod-CREATE rounds see it: registered, unregistered, and a probe. */
-export interface Backend {
-  name: string
-  install(): Promise<void>
-  uninstall(): Promise<void>
-  active(): Promise<boolean>
-}
 
 export interface Case {
   name: string
@@ -77,7 +70,7 @@ export function denialCases(samples: Record<SampleName, SampleImage>, o: { shiml
 export async function sideBySide(o: {
   kube: Kube
   namespace: string
-  backends: Backend[]
+  backends: PodCreateBackend[]
   cases: Case[]
   /** RuntimeClass name -> { handler, nodeSelector } of the cluster. */
   classes: Record<string, { handler: string; nodeSelector: Record<string, string> }>
@@ -108,7 +101,7 @@ export async function sideBySide(o: {
       }
     }
     await b.uninstall()
-    await waitFor(`${b.name} inactive`, async () => !(await b.active()), 120_000, 50)
+    await waitFor(`${b.name} inactive`, async () => (b.inactive ? b.inactive() : !(await b.active())), 120_000, 50)
     const n = Object.values(rows).filter((r) => r.right).length
     o.log(`  ${b.name}: ${n}/${o.cases.length} cases right`)
     out[b.name] = rows
