@@ -366,7 +366,7 @@ async function main(): Promise<void> {
     if (kyTools) {
       log('starting Kyverno (CRDs, namespace, out-of-cluster process, its webhook configurations)')
       const started = performance.now()
-      ky = await startKyverno({ tools: kyTools, kube, kubectl: (a) => cp.kubectl(a), kubeconfig: cp.kubeconfigPath, dir })
+      ky = await startKyverno({ tools: kyTools, kube, kubectl: (a) => cp.kubectl(a), kubeconfig: cp.kubeconfigPath, dir, probePolicy: mpol })
       cleanups.push(() => ky?.stop())
       results.peers.kyverno.startMs = Math.round(performance.now() - started)
       results.peers.kyverno.readyMs = Math.round(ky.readyMs)

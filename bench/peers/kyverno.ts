@@ -64,9 +64,12 @@ export interface KyvernoProc {
  * Applies the CRDs, creates the namespace, starts kyverno out of cluster and waits until it has
  * registered its webhook configurations (it does that itself, once it holds the leader lease).
  */
-export async function startKyverno(o: { tools: KyvernoTools; kube: Kube; kubectl: (args: string[]) => Promise<unknown>; kubeconfig: string; dir: string }): Promise<KyvernoProc> {
+export async function startKyverno(o: { tools: KyvernoTools; kube: Kube; kubectl: (args: string[]) => Promise<unknown>; kubeconfig: string; dir: string; probePolicy: { path: string; obj: unknown } }): Promise<KyvernoProc> {
   await o.kubectl(['apply', '--server-side', '--force-conflicts', '-R', '-f', o.tools.crds])
-  await o.kubectl(['wait', '--for=condition=Established', '--timeout=120s', 'crd', '--all'])
+  await waitFor('Kyverno CRDs established', async () => {
+    const crds = (await o.kube.must('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions')).body.items as any[]
+    return crds.length > 0 && crds.every((c) => (c.status?.conditions ?? []).some((x: any) => x.type === 'Established' && x.status === 'True'))
+  }, 120_000, 200)
   await o.kube.must('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } })
   const [webhookPort, metricsPort] = (await freePorts(2)) as [number, number]
   const args = [
@@ -94,11 +97,17 @@ export async function startKyverno(o: { tools: KyvernoTools; kube: Kube; kubectl
   }
   const started = performance.now()
   const child = spawnLogged(o.tools.kyverno, args, join(o.dir, `kyverno-${webhookPort}.log`), env)
-  await waitFor('kyverno webhook configurations', async () => {
+  // Ready = its webhook configurations exist and it answers through them: a dry-run create of the
+  // first policy passes Kyverno's own policy-validating webhook.
+  let last = ''
+  await waitFor('kyverno webhook configurations and its policy webhook answering', async () => {
     if (child.proc.exitCode !== null) throw new Error(`kyverno exited: ${child.tail()}`)
-    return (await webhookConfigs(o.kube)).length > 0
-  }, 300_000, 100).catch((e: Error) => {
-    throw new Error(`${e.message}\n${child.tail()}`)
+    if ((await webhookConfigs(o.kube)).length === 0) return false
+    const a = await o.kube.req('POST', `${o.probePolicy.path}?dryRun=All`, o.probePolicy.obj)
+    last = `HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 600)}`
+    return a.status === 201
+  }, 300_000, 200).catch((e: Error) => {
+    throw new Error(`${e.message}\nlast policy dry-run: ${last}\n${child.tail()}`)
   })
   const readyMs = performance.now() - started
   return {
