@@ -105,8 +105,10 @@ export async function startKyverno(o: { tools: KyvernoTools; kube: Kube; kubectl
     if ((await webhookConfigs(o.kube)).length === 0) return false
     const a = await o.kube.req('POST', `${o.probePolicy.path}?dryRun=All`, o.probePolicy.obj)
     last = `HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 600)}`
+    // 400: Kyverno answered and refused the policy (e.g. a CEL compile error): no point waiting
+    if (a.status === 400) throw new Error(`Kyverno refuses the policy: ${a.body?.message ?? JSON.stringify(a.body)}`)
     return a.status === 201
-  }, 300_000, 200).catch((e: Error) => {
+  }, 120_000, 200).catch((e: Error) => {
     throw new Error(`${e.message}\nlast policy dry-run: ${last}\n${child.tail()}`)
   })
   const readyMs = performance.now() - started
