@@ -93,7 +93,7 @@ go_build() { # <wrapper dir> <out dir> <stamp> <ldflags> <rename "from:to" or ""
   log "building $* ($(go env GOVERSION)) -> $out"
   local start=$SECONDS
   ( cd "$mod" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" \
-      go build -trimpath -ldflags "$ldflags" -o "$tmp/" "$@" ) || { rm -rf "$tmp"; log "build failed: $*"; exit 1; }
+      nice -n "${GO_NICE:-0}" go build -trimpath -ldflags "$ldflags" -o "$tmp/" "$@" ) || { rm -rf "$tmp"; log "build failed: $*"; exit 1; }
   [[ -n "$rename" ]] && mv "$tmp/${rename%%:*}" "$tmp/${rename#*:}"
   echo "$stamp" > "$tmp/.stamp"
   rm -rf "$out"; mv "$tmp" "$out"
@@ -243,8 +243,7 @@ if [[ "$PEERS" == kyverno ]]; then
     check_module_version "$HARNESS/go/kyverno" github.com/kyverno/kyverno "$KYVERNO_VERSION"
     # Its go.mod replaces k8s.io/pod-security-admission with Kyverno's fork, which `go install pkg@version`
     # refuses; the wrapper module repeats that replace directive.
-    ( renice -n 10 "$BASHPID" >/dev/null
-      go_build "$HARNESS/go/kyverno" "$KYVERNO_DIR" "$s" "$KYVERNO_LDFLAGS" "" github.com/kyverno/kyverno/cmd/kyverno ) || exit 1
+    GO_NICE=10 go_build "$HARNESS/go/kyverno" "$KYVERNO_DIR" "$s" "$KYVERNO_LDFLAGS" "" github.com/kyverno/kyverno/cmd/kyverno
     # The CRDs ship inside the module (config/crds); keep a copy beside the binary they belong to.
     moddir="$(cd "$HARNESS/go/kyverno" && go list -m -f '{{.Dir}}' github.com/kyverno/kyverno)"
     rm -rf "$KYVERNO_DIR/crds.tmp" && cp -r "$moddir/config/crds" "$KYVERNO_DIR/crds.tmp" && chmod -R u+w "$KYVERNO_DIR/crds.tmp"

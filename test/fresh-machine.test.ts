@@ -29,7 +29,7 @@ const NODE_AND_TOOLCHAINS: Record<string, string> = {
  */
 const ESSENTIAL = new Set(`sh bash dash cat cp mv rm ln ls mkdir rmdir mktemp chmod chown touch head tail cut tr sort uniq wc tee
   sha256sum md5sum basename dirname readlink realpath date sleep env id uname nproc stat du df seq yes printf echo true false test
-  timeout nohup install stdbuf dd od base64 comm paste split expr tac nl fold truncate sync whoami groups
+  timeout nohup nice install stdbuf dd od base64 comm paste split expr tac nl fold truncate sync whoami groups
   flock setsid nsenter unshare mount umount findmnt kill logger getopt script
   setpriv grep egrep fgrep sed find xargs tar gzip gunzip zcat diff cmp which run-parts tempfile hostname`.split(/\s+/).filter(Boolean))
 
