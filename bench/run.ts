@@ -9,7 +9,7 @@
  * Prints a table and writes bench/results/<timestamp>.json (and latest.json); the captured
  * AdmissionReviews go to bench/results/fixtures/. See docs/benchmarks.md.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -85,7 +85,8 @@ const results: Record<string, any> = {
     node: process.version,
     kubernetes: toolVersions().k8s,
     etcd: toolVersions().etcd,
-    wrk: safe(() => execFileSync('wrk', ['-v'], { encoding: 'utf8' }).split('\n')[0]!.trim()),
+    // `wrk -v` prints its version and exits 1
+    wrk: safe(() => spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0]!.trim()),
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
@@ -248,6 +249,7 @@ async function main(): Promise<void> {
     const names = Object.keys(fixtures).filter((n) => (FIXTURES.length > 0 ? FIXTURES : DEFAULT_FIXTURES).includes(n))
     log(`throughput: ${names.join(', ')} x (HTTP/1.1 wrk -c${H1_CONNS}, HTTP/2 h2load -c${H2_CONNS} -m${H2_STREAMS}, HTTP/2 at ${RATE_CONNS * RATE_PER_CONN} req/s) x ${ROUNDS} alternating rounds of (null, webhook), ${SECONDS} s each`)
     const apiBefore = apiCalls()
+    const apiSeenBefore = apiProxy.requests.length
     const regBefore = regProxy.count()
     const admittedBefore = await webhook.metric('wasm_admission_requests_total')
     const rows: any[] = []
@@ -296,6 +298,8 @@ async function main(): Promise<void> {
       fixedRate: rateRows,
       admissions: admitted,
       apiserverNonWatchRequestsDuring: apiCalls() - apiBefore,
+      /** Which ones (method, path, seconds after the section started): to tell re-lists from per-admission calls. */
+      apiserverNonWatchRequests: apiProxy.requests.slice(apiSeenBefore).filter((r) => !r.watch).map((r) => `${r.method} ${r.path}?${r.query.toString()}`),
       registryRequestsDuring: regProxy.count() - regBefore,
     }
   }
@@ -621,7 +625,7 @@ function table(r: Record<string, any>): string {
       for (const x of r.throughput.fixedRate) out.push(row([x.fixture, x.rps, x.null.p50, x.null.p99, x.webhook.p50, x.webhook.p99, sp(x.ratio.p50), sp(x.ratio.p99)], w2))
     }
     out.push(`   load average (1 min) after each round: ${[...r.throughput.rows, ...(r.throughput.fixedRate ?? [])].map((x: any) => `${x.fixture}/${x.proto}${x.rps ? '-rate' : ''} ${x.perRound.loadAvg1.join(' ')}`).join('; ')}`)
-    out.push(`   admissions ${r.throughput.admissions}; apiserver non-watch requests during load: ${r.throughput.apiserverNonWatchRequestsDuring}; registry requests: ${r.throughput.registryRequestsDuring}`, '')
+    out.push(`   admissions ${r.throughput.admissions}; apiserver non-watch requests during load: ${r.throughput.apiserverNonWatchRequestsDuring}${r.throughput.apiserverNonWatchRequests?.length ? ` (${r.throughput.apiserverNonWatchRequests.join(', ')})` : ''}; registry requests: ${r.throughput.registryRequestsDuring}`, '')
   }
   if (r.scale) {
     const w = [7, 9, 9, 22, 9, 9, 9, 9, 9, 9, 9]
