@@ -7,7 +7,7 @@
 // logs`; a Linux pod under runc, a denied pod never created, and a node losing its shim and label turning
 // new admissions into denials with the fix while its running Wasm pod keeps running.
 import t from 'tap'
-import { podObject, startE2EEnv, waitFor, MODE_LABEL, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
+import { deploymentObject, podObject, startE2EEnv, waitFor, MODE_LABEL, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
 import { realNodesMissing, seedRealNodeSpecs, shimBinaries } from '../harness/real-nodes.js'
 import { HELLO_LINUX_LINE, HELLO_WASM_LINE, TICKER_START_LINE } from '../harness/runnable-images.js'
 import { dumpLogsOnFailure, e2eSkip, eventsFor } from './helpers.js'
@@ -161,6 +161,71 @@ t.test('real nodes: runc, wasm-admission on and off', { skip, timeout: 840_000 }
     t.ok(tick > tickAtRestart, 'the ticker keeps ticking')
     t.equal(Number((await pod(env, 'wasi-ticker', ON)).status?.containerStatuses?.[0]?.restartCount ?? 0), before, 'not restarted')
     t.ok(nodes.node('node-wasmtime').shimProcesses().length >= 1, 'its shim process is still there')
+  })
+
+  // Drift on real nodes (docs/drift.md): a Spin Deployment admitted while node-spin has its shim; node-spin
+  // then loses the shim (containerd restarted without it) and its spin=yes label; the namespace's
+  // PolicyReport lists the Deployment, a Warning Event is on it and the at-risk gauge counts it; the shim
+  // and the label come back and the entry clears, with a Normal Event.
+  t.test('a Spin Deployment on node-spin: drift report, Event and metric when the node loses its shim, cleared when it returns', async (t) => {
+    const APP = 'spin-app'
+    const spinNode = nodes.node('node-spin')
+    const shims = spinNode.shims()
+    const atRisk = async (): Promise<number> => {
+      const m = new RegExp(`^wasm_admission_drift_workloads_at_risk\\{namespace="${ON}",rule="no-eligible-node"\\} (\\S+)$`, 'm').exec(await env.webhook.metrics())
+      return m ? Number(m[1]) : 0
+    }
+    const deploymentEntry = async (): Promise<K8sObject | undefined> => {
+      const r = await env.kubectl(['get', 'policyreports.wgpolicyk8s.io', 'wasm-admission', '-n', ON, '-o', 'json'], { allowFailure: true })
+      if (r.code !== 0) return undefined
+      return ((JSON.parse(r.stdout) as K8sObject).results as K8sObject[] | undefined)?.find((x) => x.resources?.[0]?.kind === 'Deployment' && x.resources?.[0]?.name === APP)
+    }
+    const deploymentEvents = async (reason: string): Promise<K8sObject[]> => {
+      const items = (JSON.parse((await env.kubectl(['get', 'events.events.k8s.io', '-n', ON, '-o', 'json'])).stdout) as K8sObject).items as K8sObject[]
+      return items.filter((e) => e.reason === reason && e.regarding?.kind === 'Deployment' && e.regarding?.name === APP)
+    }
+    await env.apply(deploymentObject(APP, s['spin-ticker'].ref), { namespace: ON, verb: 'create' })
+    const running = await waitFor(`${ON}/${APP}'s pod Running`, async () => {
+      const items = (JSON.parse((await env.kubectl(['get', 'pods', '-n', ON, '-l', `app=${APP}`, '-o', 'json'])).stdout) as K8sObject).items as K8sObject[]
+      return items.find((p) => p.status?.phase === 'Running')
+    }, 180_000)
+    t.equal(running.spec.nodeName, 'node-spin', 'the Deployment runs on node-spin')
+    t.equal(running.spec.runtimeClassName, 'spin-test')
+    t.notOk(await deploymentEntry(), 'admitted with the shim present: no report entry')
+    const before = await atRisk()
+
+    const removed = Date.now()
+    await spinNode.reconfigureShims([])
+    await env.kubectl(['label', 'node', 'node-spin', 'spin-'])
+    const entry = await waitFor('the PolicyReport to list the Spin Deployment', deploymentEntry, 60_000)
+    t.comment(`node-spin lost its shim and label: report entry after ${Date.now() - removed} ms`)
+    t.equal(entry.rule, 'no-eligible-node')
+    t.equal(entry.result, 'fail')
+    t.match(entry.message, /0\/3 nodes can run RuntimeClass spin-test \(handler spin\)/)
+    t.match(entry.message, /fix: /)
+    const [warning] = await waitFor('a WasmWorkloadAtRisk Event on the Deployment', async () => {
+      const e = await deploymentEvents('WasmWorkloadAtRisk')
+      return e.length > 0 ? e : undefined
+    }, 60_000)
+    t.equal(warning!.type, 'Warning')
+    t.match(warning!.note, /spin-test.*fix: /)
+    const counted = await waitFor('the at-risk gauge to count it', async () => {
+      const n = await atRisk()
+      return n > before ? n : undefined
+    }, 60_000)
+    t.ok(counted > before, `at-risk gauge ${before} -> ${counted}`)
+
+    await spinNode.reconfigureShims(shims)
+    await env.kubectl(['label', 'node', 'node-spin', 'spin=yes'])
+    await waitFor('the report entry to clear', async () => ((await deploymentEntry()) === undefined ? true : undefined), 60_000)
+    t.pass('the entry clears when the shim and the label return')
+    await waitFor('a WasmWorkloadRestored Event on the Deployment', async () => ((await deploymentEvents('WasmWorkloadRestored')).length > 0 ? true : undefined), 60_000)
+    await waitFor('the at-risk gauge back to its value before', async () => ((await atRisk()) === before ? true : undefined), 60_000)
+    t.equal((await deploymentEvents('WasmWorkloadAtRisk')).length, 1, 'one Warning Event for one change')
+    await waitFor('node-spin Ready after containerd restarted', async () => {
+      const n = await env.get('node', 'node-spin')
+      return ((n.status.conditions ?? []) as K8sObject[]).find((c) => c.type === 'Ready')?.status === 'True' ? true : undefined
+    }, 120_000)
   })
 
   // Pods with spec.nodeName skip the scheduler; the node's kubelet admits or rejects them. The rule
