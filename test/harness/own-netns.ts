@@ -11,7 +11,7 @@
  * `unshare --net --mount --propagation private` with stdio inherited, forwards SIGINT/SIGTERM/SIGHUP,
  * and exits with the child's status. Inside it brings `lo` up, puts private tmpfs over the fixed host
  * paths containerd, CNI and the kubelet write to (/run/netns, /run/containerd, /var/lib/cni,
- * /var/log/containers), then runs `body`. Both namespaces die with their last process: nothing to
+ * /var/log/containers, the kubelet's device-plugin socket directory), then runs `body`. Both namespaces die with their last process: nothing to
  * delete. Test traffic stays on loopback or on the bridges inside.
  */
 import { spawn, execFileSync } from 'node:child_process'
@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readlinkSync } from 'node:fs'
 const INSIDE_ENV = 'WASM_ADMISSION_OWN_NETNS'
 
 /** Host paths that containerd 1.6, the CNI plugins and the kubelet use whatever they are configured with. */
-export const PRIVATE_TMPFS = ['/run/netns', '/run/containerd', '/var/lib/cni', '/var/log/containers']
+export const PRIVATE_TMPFS = ['/run/netns', '/run/containerd', '/var/lib/cni', '/var/log/containers', '/var/lib/kubelet/device-plugins']
 
 /** Set by the launcher for the child: the network namespace the launcher ran in (the host's). */
 const HOST_NETNS_ENV = 'WASM_ADMISSION_HOST_NETNS'

@@ -18,7 +18,7 @@
  * containers), the mounts under the directory, the cgroups, the directory, the sysctls.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { stringify as toYaml } from 'yaml'
@@ -327,6 +327,9 @@ function cniConfig(name: string, bridge: string, subnet: string, gateway: string
 
 // ------------------------------------------------------------------ daemons
 
+/** The kubelet's device-plugin registration socket: a fixed path (pluginapi.KubeletSocket), whatever --root-dir says. */
+const DEVICE_PLUGIN_SOCKET = '/var/lib/kubelet/device-plugins/kubelet.sock'
+
 class Daemon {
   child: ChildProcess | undefined
   exited: Promise<void> = Promise.resolve()
@@ -617,7 +620,28 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
     const setupMs = Date.now() - t0
     const t1 = Date.now()
     log(`starting ${nodes.length} kubelet(s): ${nodes.map((n) => `${n.name} (${n.ip})`).join(', ')}`)
-    for (const n of nodes) (n as RealNode & { kubelet: Daemon }).kubelet.start()
+    // One kubelet at a time: every kubelet's device manager wipes the fixed directory
+    // /var/lib/kubelet/device-plugins and then listens on kubelet.sock in it (v1.36.3
+    // pkg/kubelet/cm/devicemanager/plugin/v1beta1/server.go Start: CleanupPluginDirectory, then
+    // net.Listen), with no flag to move it. Two kubelets starting together race between one's wipe and
+    // the other's listen ("bind: address already in use", the kubelet exits). The next one starts once
+    // this one's socket is there. (Other test files' nodes get their own directory: own-netns.ts.)
+    for (const n of nodes) {
+      const kl = (n as RealNode & { kubelet: Daemon }).kubelet
+      const inode = (): number | undefined => {
+        try {
+          return statSync(DEVICE_PLUGIN_SOCKET).ino
+        } catch {
+          return undefined
+        }
+      }
+      const before = inode()
+      kl.start()
+      await kl.waitUntil('listening on the device-plugin socket', async () => {
+        const now = inode()
+        return now !== undefined && now !== before
+      }, opts.readyTimeoutMs ?? 180_000)
+    }
     await Promise.all(nodes.map((n) => (n as RealNode & { kubelet: Daemon }).kubelet.waitUntil('Ready', async () => {
       const r = await cp.kubectl(['get', 'node', n.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints}'], { allowFailure: true })
       // Ready, and the not-ready taint lifted (by the node-lifecycle controller) so pods can be scheduled.
