@@ -31,7 +31,7 @@ import { objectsBackend, podCreateRounds, spread, type PodCreateBackend } from '
 import { metered, perPod, procMemory, type Metered } from './lib/metered.js'
 import { procCpuSeconds, run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
-import { REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type WebhookProc } from './lib/webhook.js'
+import { BARE_NULL_SERVER, REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type NullProc, type WebhookProc } from './lib/webhook.js'
 import { kyvernoPolicy, kyvernoTools, startKyverno, type KyvernoProc } from './peers/kyverno.js'
 import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/side-by-side.js'
 
@@ -49,6 +49,8 @@ const SIZES = flag('sizes', '50,500,5000').split(',').map(Number)
 const E2E_PODS = Number(flag('e2e-pods', '200'))
 /** Alternating rounds (A, B, A, B, ...): every ratio is the median over the rounds, with min-max. */
 const ROUNDS = Number(flag('rounds', '5'))
+/** Also measure node's bare HTTP/2 server (bench/bare-null-server.mjs) in the throughput rounds. */
+const BARE_FLOOR = argv.includes('--bare-floor')
 const CONCURRENT = Number(flag('concurrent', '1000'))
 /** Peers measured beside wasm-admission in the pod-CREATE rounds, plus a correctness side by side: `kyverno` (docs/comparison.md). */
 const PEERS = flag('peers', '').split(',').filter((p) => p !== '')
@@ -219,6 +221,11 @@ async function main(): Promise<void> {
   // Same V8 flags as the webhook: the ratio then compares the work per review, not heap settings.
   const nullSrv = await startNullServer(dir, tlsDir, ca.caPem, WEBHOOK_NODE_OPTIONS)
   cleanups.push(() => nullSrv.stop())
+  let bareSrv: NullProc | undefined
+  if (BARE_FLOOR) {
+    bareSrv = await startNullServer(dir, tlsDir, ca.caPem, WEBHOOK_NODE_OPTIONS, BARE_NULL_SERVER)
+    cleanups.push(() => bareSrv!.stop())
+  }
   const h1agent = new https.Agent({ keepAlive: true, ca: ca.caPem, maxSockets: 64 })
   cleanups.push(() => h1agent.destroy())
   const post1 = (url: string, path: string, body: string): Promise<{ ms: number; status: number; body: any }> => {
@@ -263,10 +270,12 @@ async function main(): Promise<void> {
         ['h2-rate', (url: string) => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: RATE_CONNS, streams: 1, rps: RATE_PER_CONN, warmupSeconds: 1 })],
       ] as const
       for (const [mode, load] of modes) {
-        const a = await alternate(ROUNDS, {
+        const loads: Record<string, () => Promise<LoadResult>> = {
           null: () => withCpu(nullSrv.child.pid, nullSrv.count, () => load(nullSrv.url)),
           webhook: () => withCpu(webhook.child.pid, () => webhook.metric('wasm_admission_requests_total'), () => load(webhook.url)),
-        })
+        }
+        if (bareSrv) loads['bare'] = () => withCpu(bareSrv.child.pid, bareSrv.count, () => load(bareSrv.url))
+        const a = (await alternate(ROUNDS, loads)) as Record<'null' | 'webhook', LoadResult[]> & Record<string, LoadResult[]> & { loadAvg1: number[] }
         const row = {
           fixture: name,
           proto: mode === 'h1' ? 'h1' : 'h2',
@@ -281,6 +290,16 @@ async function main(): Promise<void> {
             p99: spread(a.webhook.map((w, i) => w.p99 / a.null[i]!.p99)),
             cpuPerReview: spread(a.webhook.map((w, i) => w.cpuUsPerReview! / a.null[i]!.cpuUsPerReview!)),
           },
+          ...(a['bare']
+            ? {
+                bare: medianOf(a['bare']),
+                bareRatio: {
+                  nullThroughput: spread(a.null.map((n, i) => n.rps / a['bare']![i]!.rps)),
+                  webhookThroughput: spread(a.webhook.map((w, i) => w.rps / a['bare']![i]!.rps)),
+                  nullCpu: spread(a.null.map((n, i) => n.cpuUsPerReview! / a['bare']![i]!.cpuUsPerReview!)),
+                },
+              }
+            : {}),
         }
         const sp = (x: { median: number; min: number; max: number }): string => `x${x.median} [${x.min}-${x.max}]`
         if (mode === 'h2-rate') {
@@ -288,6 +307,7 @@ async function main(): Promise<void> {
           log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${row.null.p50} p99 ${row.null.p99} ms | webhook p50 ${row.webhook.p50} p99 ${row.webhook.p99} ms | p99 ${sp(row.ratio.p99)} (load ${a.loadAvg1.join(' ')})`)
         } else {
           rows.push(row)
+          if (row.bare) log(`  ${name} ${mode}: bare node:http2 ${row.bare.rps} req/s, CPU/review ${row.bare.cpuUsPerReview} us | null/bare thr ${sp(row.bareRatio!.nullThroughput)}, CPU ${sp(row.bareRatio!.nullCpu)} | webhook/bare thr ${sp(row.bareRatio!.webhookThroughput)}`)
           log(`  ${name} ${mode}: null ${row.null.rps} req/s p99 ${row.null.p99} ms | webhook ${row.webhook.rps} req/s p99 ${row.webhook.p99} ms | thr ${sp(row.ratio.throughput)}, p99 ${sp(row.ratio.p99)}, CPU/review ${row.null.cpuUsPerReview} vs ${row.webhook.cpuUsPerReview} us ${sp(row.ratio.cpuPerReview)} (load ${a.loadAvg1.join(' ')})`)
         }
       }
@@ -618,6 +638,7 @@ function table(r: Record<string, any>): string {
     out.push(`1. Throughput and latency, warm cache (medians of ${r.options.rounds} alternating rounds; ms; ratio = webhook / null handler, median [min-max] of the per-round ratios; CPU = server CPU us per review)`)
     out.push(row(['fixture', 'proto', 'null r/s', 'p50', 'p99', 'wh r/s', 'p50', 'p99', 'x thr', 'x p99', 'CPU null/wh', 'x CPU'], w))
     for (const x of r.throughput.rows) out.push(row([x.fixture, x.proto, x.null.rps, x.null.p50, x.null.p99, x.webhook.rps, x.webhook.p50, x.webhook.p99, sp(x.ratio.throughput), sp(x.ratio.p99), `${x.null.cpuUsPerReview}/${x.webhook.cpuUsPerReview}`, sp(x.ratio.cpuPerReview)], w))
+    for (const x of r.throughput.rows) if (x.bare) out.push(`   ${x.fixture} ${x.proto} bare node:http2 floor: ${x.bare.rps} req/s, CPU ${x.bare.cpuUsPerReview} us/review; null/bare throughput ${sp(x.bareRatio.nullThroughput)}, CPU ${sp(x.bareRatio.nullCpu)}; webhook/bare throughput ${sp(x.bareRatio.webhookThroughput)}`)
     if (r.throughput.fixedRate?.length) {
       const w2 = [10, 7, 9, 9, 9, 9, 22, 22]
       out.push(`   Latency at a fixed rate (h2load --rps, ${RATE_CONNS} HTTP/2 connections; ms)`)

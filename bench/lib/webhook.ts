@@ -8,6 +8,7 @@ import { httpGet, spawnLogged, waitFor, freePorts, procMemory, type Child } from
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 export const CLI = join(REPO_ROOT, 'dist/src/cli.js')
 export const NULL_SERVER = join(REPO_ROOT, 'bench/null-server.mjs')
+export const BARE_NULL_SERVER = join(REPO_ROOT, 'bench/bare-null-server.mjs')
 
 /** The V8 flags the image and the chart ship (the chart's deployment.nodeOptions; the Dockerfile's ENV is equal). */
 export function shippedNodeOptions(): string {
@@ -105,9 +106,9 @@ export interface NullProc {
 }
 
 /** The null handler (bench/null-server.mjs); caPem: the CA that issued tlsDir's certificate; nodeOptions: its NODE_OPTIONS. */
-export async function startNullServer(dir: string, tlsDir: string, caPem: string, nodeOptions = ''): Promise<NullProc> {
+export async function startNullServer(dir: string, tlsDir: string, caPem: string, nodeOptions = '', script = NULL_SERVER): Promise<NullProc> {
   const [port] = (await freePorts(1)) as [number]
-  const child = spawnLogged(process.execPath, [NULL_SERVER, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: nodeOptions })
+  const child = spawnLogged(process.execPath, [script, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: nodeOptions })
   await waitFor('null server', () => {
     if (child.proc.exitCode !== null) throw new Error(`null server exited: ${child.tail()}`)
     return child.tail().includes('"port"')
