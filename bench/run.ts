@@ -92,7 +92,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
+  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
 }
 
 function safe<T>(f: () => T): T | string {
