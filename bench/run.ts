@@ -387,6 +387,7 @@ async function main(): Promise<void> {
     let ky: KyvernoProc | null = null
     const mpol = kyvernoPolicy('mutatingpolicy.yaml')
     const vpol = kyvernoPolicy('validatingpolicy.yaml')
+    const cpol = kyvernoPolicy('clusterpolicy.yaml')
     if (kyTools) {
       log('starting Kyverno (CRDs, namespace, out-of-cluster process, its webhook configurations)')
       const started = performance.now()
@@ -400,6 +401,13 @@ async function main(): Promise<void> {
           name: 'kyverno',
           describe: `Kyverno ${readVersionsEnv().KYVERNO_VERSION} out of cluster, CEL MutatingPolicy bench/peers/kyverno/mutatingpolicy.yaml (image.GetMetadata per container)`,
           objects: [mpol],
+          active: async () => typeof (await rcOf()) === 'string' && (await callsPerProbe(kyCount)) >= 1,
+          inactive: async () => (await rcOf()) === undefined && (await callsPerProbe(kyCount)) === 0,
+        }),
+        objectsBackend(kube, {
+          name: 'kyverno-clusterpolicy',
+          describe: `the same Kyverno, deprecated ClusterPolicy form bench/peers/kyverno/clusterpolicy.yaml (imageRegistry context, JMESPath)`,
+          objects: [cpol],
           active: async () => typeof (await rcOf()) === 'string' && (await callsPerProbe(kyCount)) >= 1,
           inactive: async () => (await rcOf()) === undefined && (await callsPerProbe(kyCount)) === 0,
         }),
@@ -451,6 +459,7 @@ async function main(): Promise<void> {
       const side = [
         backends.find((b) => b.name === 'wasm-admission')!,
         backends.find((b) => b.name === 'kyverno')!,
+        backends.find((b) => b.name === 'kyverno-clusterpolicy')!,
         objectsBackend(kube, {
           name: 'kyverno+validating',
           describe: 'Kyverno with mutatingpolicy.yaml and validatingpolicy.yaml',
