@@ -15,14 +15,13 @@ import type { Policy } from '../domain/policy.js'
 import { containersOf } from '../domain/workload.js'
 import { isWasmAdmissionError } from '../errors.js'
 import { connectionFromKubeConfig, loadKubeConfig } from '../facts/cluster/kubeconfig.js'
-import { ImageInspector } from '../facts/images/inspector.js'
-import { parseReference } from '../facts/images/reference.js'
 import { defaultPolicy } from '../policy/defaults.js'
 import { parsePolicy } from '../policy/load.js'
 import { gatherStored } from '../pipeline.js'
 import { evaluate, type Verdict } from '../drift/evaluate.js'
 import { kubeApi } from '../drift/kube-api.js'
 import { listWorkloads } from '../drift/list-workloads.js'
+import { cliImageInspector } from './cli-images.js'
 import { loadClusterSnapshot } from './cluster-snapshot.js'
 
 export interface AuditIo {
@@ -141,23 +140,11 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
   const excluded = new Set((values['exclude-namespaces'] ?? '').split(',').map((n) => n.trim()).filter((n) => n !== ''))
   workloads = workloads.filter((w) => !excluded.has(w.namespace))
 
-  const registries = new Set<string>()
-  if (values['plain-http']) {
-    for (const w of workloads) {
-      for (const c of containersOf(w.template.spec)) {
-        try {
-          registries.add(parseReference(c.image).registry)
-        } catch {
-          // an invalid reference is reported by the lookup itself
-        }
-      }
-    }
-  }
-  const hostsOf = (r: string) => r.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-  const images = new ImageInspector({
-    plainHttp: [...registries],
-    ssrf: { allow: [...(values['allow-host'] ?? []), ...[...registries].map(hostsOf)] },
-    limits: { requestTimeoutMs: timeoutS * 1000 },
+  const images = cliImageInspector({
+    images: workloads.flatMap((w) => containersOf(w.template.spec).map((c) => c.image)),
+    plainHttp: values['plain-http'] === true,
+    allowHosts: values['allow-host'] ?? [],
+    timeoutS,
   })
   try {
     const verdicts: Verdict[] = []

@@ -14,13 +14,13 @@ import { parseAllDocuments } from 'yaml'
 import jsonpatch, { type Operation } from 'fast-json-patch'
 import type { GroupVersionKind, KubeObject } from '../domain/kube.js'
 import { containersOf, isPodKind, podSpecPath, podTemplateOf } from '../domain/workload.js'
-import { ImageInspector } from '../facts/images/inspector.js'
-import { parseReference } from '../facts/images/reference.js'
 import type { ClusterFactsSource } from '../domain/facts.js'
 import { defaultPolicy } from '../policy/defaults.js'
 import { parsePolicy } from '../policy/load.js'
 import type { Mode, Policy } from '../domain/policy.js'
 import { reviewTemplate } from '../pipeline.js'
+import type { ImageInspector } from '../facts/images/inspector.js'
+import { cliImageInspector } from './cli-images.js'
 import { loadClusterSnapshot } from './cluster-snapshot.js'
 
 export interface CheckIo {
@@ -175,24 +175,14 @@ export async function runCheck(argv: string[], io: CheckIo): Promise<number> {
     return 1
   }
   // --plain-http names the registries of the images in FILE: they are reached over HTTP and allowed past the guard.
-  const registries = new Set<string>()
-  if (values['plain-http']) {
-    for (const d of docs) {
+  const images = cliImageInspector({
+    images: docs.flatMap((d) => {
       const t = podTemplateOf(gvkOf(d), d)
-      for (const c of t ? containersOf(t.spec) : []) {
-        try {
-          registries.add(parseReference(c.image).registry)
-        } catch {
-          // an invalid reference is reported by the lookup itself
-        }
-      }
-    }
-  }
-  const hostsOf = (r: string) => r.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
-  const images = new ImageInspector({
-    plainHttp: [...registries],
-    ssrf: { allow: [...(values['allow-host'] ?? []), ...[...registries].map(hostsOf)] },
-    limits: { requestTimeoutMs: timeoutS * 1000 },
+      return t ? containersOf(t.spec).map((c) => c.image) : []
+    }),
+    plainHttp: values['plain-http'] === true,
+    allowHosts: values['allow-host'] ?? [],
+    timeoutS,
   })
   try {
     const results: CheckResult[] = []
