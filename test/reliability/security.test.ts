@@ -158,12 +158,16 @@ t.test('--read-pull-secrets with dockerconfigjson Secrets on the real apiserver:
 
 // ------------------------------------------------------------------ 2. RBAC least privilege (SubjectAccessReviews)
 
-t.test("RBAC: the chart's ServiceAccount can list/watch nodes, runtimeclasses and namespaces, and nothing else", async (t) => {
+t.test("RBAC: the chart's ServiceAccount can list/watch nodes, runtimeclasses and namespaces, with drift the workloads, reports, Events and its Lease, and nothing else", async (t) => {
   await cp.kubectl(['create', 'namespace', 'wasm-system'], { allowFailure: true })
   const variants = [
-    { release: 'wa', values: {}, pullSecrets: false },
-    { release: 'wap', values: { registry: { readPullSecrets: true } }, pullSecrets: true },
+    { release: 'wa', values: {}, pullSecrets: false, drift: true },
+    { release: 'wap', values: { registry: { readPullSecrets: true } }, pullSecrets: true, drift: true },
+    { release: 'wan', values: { drift: { enabled: false } }, pullSecrets: false, drift: false },
   ]
+  // What the drift controller (docs/drift.md, on by default) reads and writes, as `kubectl auth can-i --list` rows.
+  const WORKLOADS = ['pods', 'deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'replicasets.apps', 'jobs.batch', 'cronjobs.batch']
+  const DRIFT_ROWS = [...WORKLOADS.map((r) => `${r}: list watch`), 'events.events.k8s.io: create', 'policyreports.wgpolicyk8s.io: list create patch delete']
   for (const v of variants) {
     const { docs, code, stderr } = await template({ release: v.release, values: v.values })
     t.equal(code, 0, `helm template ${v.release}: ${stderr}`)
@@ -182,12 +186,21 @@ t.test("RBAC: the chart's ServiceAccount can list/watch nodes, runtimeclasses an
       ['list', 'namespaces'], ['watch', 'namespaces'],
     ]
     for (const [verb, res] of allowed) t.ok(await can(verb, res), `${v.release}: can ${verb} ${res}`)
+    for (const res of WORKLOADS) t.equal(await can('list', res), v.drift, `${v.release}: list ${res} ${v.drift ? 'allowed (drift.enabled)' : 'denied'}`)
+    t.equal(await can('create', 'events.events.k8s.io', 'default'), v.drift, `${v.release}: create events ${v.drift ? 'allowed' : 'denied'}`)
+    const leaseRoles = byKind(docs, 'Role').filter((r) => ((r.rules ?? []) as Array<{ resources?: string[] }>).some((x) => x.resources?.includes('leases')))
+    t.equal(leaseRoles.length, v.drift ? 1 : 0, `${v.release}: ${v.drift ? 'one Role for the Lease' : 'no Lease Role'}`)
+    if (v.drift) {
+      const leaseNs = leaseRoles[0]!.metadata.namespace as string
+      t.ok(await can('update', 'leases.coordination.k8s.io', leaseNs), `${v.release}: update leases in ${leaseNs}`)
+      t.notOk(await can('update', 'leases.coordination.k8s.io', 'default'), `${v.release}: no leases outside ${leaseNs}`)
+    }
     const denied: Array<[string, string]> = [
       ['get', 'nodes'], ['update', 'nodes'], ['patch', 'nodes'], ['delete', 'nodes'],
       ['create', 'runtimeclasses.node.k8s.io'], ['delete', 'runtimeclasses.node.k8s.io'],
       ['update', 'namespaces'], ['delete', 'namespaces'],
       ['list', 'secrets'], ['watch', 'secrets'], ['create', 'secrets'],
-      ['list', 'pods'], ['create', 'pods'], ['delete', 'pods'], ['create', 'pods/exec'],
+      ['create', 'pods'], ['delete', 'pods'], ['create', 'pods/exec'],
       ['get', 'configmaps'], ['list', 'serviceaccounts'], ['create', 'serviceaccounts/token'],
       ['create', 'deployments.apps'], ['update', 'deployments.apps'],
       ['create', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'], ['update', 'validatingwebhookconfigurations.admissionregistration.k8s.io'],
@@ -208,7 +221,7 @@ t.test("RBAC: the chart's ServiceAccount can list/watch nodes, runtimeclasses an
       .filter((m): m is RegExpExecArray => m !== null && !m[1]!.includes('selfsubject'))
       .map((m) => `${m[1]}${m[2] ? `(${m[2]})` : ''}: ${m[3]}`)
       .sort()
-    const expected = ['namespaces: list watch', 'nodes: list watch', 'runtimeclasses.node.k8s.io: list watch', ...(v.pullSecrets ? ['secrets: get', 'serviceaccounts: get'] : [])].sort()
+    const expected = ['namespaces: list watch', 'nodes: list watch', 'runtimeclasses.node.k8s.io: list watch', ...(v.pullSecrets ? ['secrets: get', 'serviceaccounts: get'] : []), ...(v.drift ? DRIFT_ROWS : [])].sort()
     t.same(resources, expected, `${v.release}: kubectl auth can-i --list shows only ${expected.join('; ')} (besides self-reviews and the discovery URLs every identity gets)`)
   }
 })
