@@ -16,7 +16,8 @@
  *   busy client reuses its most recently used connections first and gets them closed by an answer,
  *   so one that has sat idle that long is at the bottom of its pool, not the one being written to;
  * - every HTTP/2 session gets a GOAWAY (session.close()): streams it already carries finish, and the
- *   client retries the ones the GOAWAY says were not processed on a new connection.
+ *   client retries the ones the GOAWAY says were not processed on a new connection; a session
+ *   opened during the drain gets its GOAWAY after its first stream (one answer per connection).
  * The listener keeps accepting during the drain (a client whose endpoint list is late still gets
  * answers, each closing its connection); the drain ends when no connection is left or at its deadline.
  */
@@ -79,7 +80,7 @@ export function trackConnections(server: Http2SecureServer, opts: { now: () => n
       sessions.delete(session)
       changed()
     })
-    if (draining) session.close()
+    if (draining) closeAfterFirstStream(session)
   })
   server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     if (req.httpVersionMajor !== 1) return
@@ -94,6 +95,21 @@ export function trackConnections(server: Http2SecureServer, opts: { now: () => n
       changed()
     })
   })
+
+  // A session opened during the drain (its client's endpoint list is late, or a port shared with
+  // SO_REUSEPORT sent it here) answers one stream, like an HTTP/1.1 answer with `Connection: close`:
+  // the GOAWAY names that stream as the last one processed, so the client retries the others
+  // elsewhere. A GOAWAY sent at once would refuse its first stream too, and a client whose retry
+  // lands here again would make no progress. A session that sends nothing is closed when idle.
+  const closeAfterFirstStream = (session: ServerHttp2Session): void => {
+    const timer = setTimeout(() => session.close(), idleCloseMs)
+    timer.unref()
+    session.once('stream', () => {
+      clearTimeout(timer)
+      session.close()
+    })
+    session.once('close', () => clearTimeout(timer))
+  }
 
   const open = (): number => http1.size + sessions.size
 

@@ -189,3 +189,33 @@ t.test('HTTP/2: GOAWAY on drain, the stream in flight is answered, new streams g
   const drained = s.logs.find((l) => l['msg'] === 'connections drained')
   t.equal(drained?.['connections'], 1)
 })
+
+t.test('HTTP/2: a session opened during the drain answers its first stream, then GOAWAY (one answer per connection)', async (t) => {
+  const { images, held } = heldImages()
+  const s = await replica(makeCa(), images)
+  // Session A keeps the drain going: its review is held until the end of the test.
+  const a = http2.connect(s.url, { ca: s.ca.caPem })
+  t.teardown(() => a.destroy())
+  let goawayA = false
+  a.on('goaway', () => (goawayA = true))
+  const inflightA = post2(a, '/validate', JSON.stringify(review(pod([{ name: 'a', image: 'x' }]), { uid: 'a-1' })))
+  await until('a review in flight on A', () => held.length === 1)
+  const shutdown = s.server.shutdown('SIGTERM')
+  await until('A has its GOAWAY: the drain has started', () => goawayA)
+  // Session B is opened while draining (a client whose endpoint list is late, or SO_REUSEPORT).
+  const b = http2.connect(s.url, { ca: s.ca.caPem })
+  t.teardown(() => b.destroy())
+  let goawayB: { code: number; lastStreamID: number } | undefined
+  b.on('goaway', (code, lastStreamID) => (goawayB = { code, lastStreamID }))
+  const firstB = post2(b, '/validate', JSON.stringify(review(pod([{ name: 'a', image: 'y' }]), { uid: 'b-1' })))
+  await until("B's first review reached the pipeline", () => held.length === 2)
+  await until('GOAWAY on B', () => goawayB !== undefined)
+  t.equal(goawayB!.code, http2.constants.NGHTTP2_NO_ERROR)
+  t.equal(goawayB!.lastStreamID, 1, "the GOAWAY names B's first stream as processed (not 0: it is not refused)")
+  for (const release of held) release()
+  const rb = await firstB
+  t.equal(rb.status, 200)
+  t.equal(rb.body.response.uid, 'b-1', "B's first review is answered")
+  t.equal((await inflightA).body.response.uid, 'a-1')
+  await shutdown
+})

@@ -16,7 +16,7 @@
  *    "We are not automatically retrying write operations"; the admission dispatchers call
  *    r.Do(ctx) once), and only the transport-level retry Go's http2 transport does for a request
  *    the server provably did not process (canRetryError: connection unusable, GOAWAY received,
- *    RST_STREAM REFUSED_STREAM) -- golang.org/x/net/http2/transport.go.
+ *    RST_STREAM REFUSED_STREAM) -- golang.org/x/net/http2/transport.go -- up to 6 times, with its backoff.
  * 3. Certificate rotation under heavy load (heavier than test/http/lifecycle.test.ts): many fresh
  *    TLS connections over HTTP/1.1 and HTTP/2 through five rotations; every handshake is counted and
  *    none fails.
@@ -177,6 +177,13 @@ async function reviewsServed(p: Proc): Promise<number> {
   return [...m.body.matchAll(/^wasm_admission_requests_total\{[^}]*\} (\d+)/gm)].reduce((a, x) => a + Number(x[1]), 0)
 }
 
+/**
+ * How often Go's http2 transport retries one request: `if err != nil && retry <= 6` in RoundTripOpt
+ * (golang.org/x/net http2/transport_common.go; the same loop in v0.49.0, which k8s.io/apiserver v0.36.3
+ * requires), i.e. up to 7 attempts.
+ */
+const GO_MAX_RETRY = 6
+
 /** Errors after which Go's http2 transport retries (the server provably did not process the request). */
 function goWouldRetry(e: unknown, stream?: http2.ClientHttp2Stream): boolean {
   const code = (e as { code?: string }).code
@@ -257,7 +264,9 @@ t.test('SIGTERM to one of two webhook processes sharing a port (SO_REUSEPORT) un
           break
         } catch (e) {
           const stream = (e as { stream?: http2.ClientHttp2Stream }).stream
-          if (attempt === 0 && goWouldRetry(e, stream)) {
+          if (attempt <= GO_MAX_RETRY && goWouldRetry(e, stream)) {
+            // RoundTripOpt: the first retry at once, then 2^(retry-1) s plus up to 10 % jitter.
+            if (attempt > 0) await new Promise((r) => setTimeout(r, 1000 * 2 ** (attempt - 1) * (1 + 0.1 * Math.random())))
             attempt++
             stats.retried++
             sessions[slot] = open()
