@@ -18,7 +18,11 @@ t.test('the signal aborts (by its timer, once the deadline has passed)', async (
   const d = new DeadlineSignals(20, 10)
   const s = d.signal()
   t.notOk(s.aborted)
+  // The slot's timer is unref'd (it must not keep the webhook alive): a referenced handle keeps this
+  // test's event loop running until the abort, or tap ends the test as unfinished.
+  const alive = setInterval(() => {}, 1_000)
   await once(s, 'abort')
+  clearInterval(alive)
   t.ok(s.aborted)
   t.not(d.signal(), s, 'a review starting after the abort gets a fresh signal')
   t.notOk(d.signal().aborted)
