@@ -9,7 +9,6 @@
  * one (enforce mode), 2 on usage errors or when the cluster cannot be read.
  */
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import type { ClusterFactsSource } from '../domain/facts.js'
 import type { Policy } from '../domain/policy.js'
 import { containersOf } from '../domain/workload.js'
@@ -23,6 +22,7 @@ import { kubeApi } from '../drift/kube-api.js'
 import { listWorkloads } from '../drift/list-workloads.js'
 import { cliImageInspector } from './cli-images.js'
 import { loadClusterSnapshot } from './cluster-snapshot.js'
+import { parseCommandArgs } from './command-args.js'
 
 export interface AuditIo {
   stdout(s: string): void
@@ -79,39 +79,17 @@ export function renderAuditText(verdicts: Verdict[], all: boolean): string {
 }
 
 export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
-  let values: { kubeconfig?: string; policy?: string; namespace?: string; 'exclude-namespaces'?: string; 'plain-http'?: boolean; 'allow-host'?: string[]; output?: string; all?: boolean; timeout?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        kubeconfig: { type: 'string' },
-        policy: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        'exclude-namespaces': { type: 'string', default: 'kube-system,kube-public,kube-node-lease' },
-        'plain-http': { type: 'boolean' },
-        'allow-host': { type: 'string', multiple: true },
-        output: { type: 'string', short: 'o', default: 'text' },
-        all: { type: 'boolean', short: 'A' },
-        timeout: { type: 'string', default: '30' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (e) {
-    io.stderr(`wasm-admission audit: ${(e as Error).message}\n\n${AUDIT_USAGE}`)
-    return 2
-  }
-  if (values.help) {
-    io.stdout(AUDIT_USAGE)
-    return 0
-  }
-  const usage = (msg: string): number => {
-    io.stderr(`wasm-admission audit: ${msg}\n\n${AUDIT_USAGE}`)
-    return 2
-  }
-  if (values.output !== 'text' && values.output !== 'json') return usage(`--output must be text or json, not ${JSON.stringify(values.output)}`)
-  const timeoutS = Number(values.timeout)
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) return usage('--timeout must be a positive number of seconds')
+  const args = parseCommandArgs<{ kubeconfig?: string; policy?: string; namespace?: string; 'exclude-namespaces'?: string; 'plain-http'?: boolean; 'allow-host'?: string[]; all?: boolean }>('audit', AUDIT_USAGE, argv, io, {
+    kubeconfig: { type: 'string' },
+    policy: { type: 'string' },
+    namespace: { type: 'string', short: 'n' },
+    'exclude-namespaces': { type: 'string', default: 'kube-system,kube-public,kube-node-lease' },
+    'plain-http': { type: 'boolean' },
+    'allow-host': { type: 'string', multiple: true },
+    all: { type: 'boolean', short: 'A' },
+  })
+  if (typeof args === 'number') return args
+  const { values, output, timeoutS } = args
   const fail = (msg: string): number => {
     io.stderr(`wasm-admission audit: ${msg}\n`)
     return 2
@@ -152,7 +130,7 @@ export async function runAudit(argv: string[], io: AuditIo): Promise<number> {
       const facts = await gatherStored(w, { images, cluster }, AbortSignal.timeout(timeoutS * 1000))
       verdicts.push(evaluate(w, facts, policy))
     }
-    io.stdout(values.output === 'json' ? JSON.stringify(verdicts.map(verdictJson), null, 2) + '\n' : renderAuditText(verdicts, values.all === true))
+    io.stdout(output === 'json' ? JSON.stringify(verdicts.map(verdictJson), null, 2) + '\n' : renderAuditText(verdicts, values.all === true))
     return verdicts.some((v) => v.wouldDeny) ? 1 : 0
   } finally {
     await images.close()

@@ -9,7 +9,6 @@
  * would be allowed, 1 when any would be denied or could not be judged, 2 on usage errors.
  */
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import { parseAllDocuments } from 'yaml'
 import jsonpatch, { type Operation } from 'fast-json-patch'
 import type { GroupVersionKind, KubeObject } from '../domain/kube.js'
@@ -22,6 +21,7 @@ import { reviewTemplate } from '../pipeline.js'
 import type { ImageInspector } from '../facts/images/inspector.js'
 import { cliImageInspector } from './cli-images.js'
 import { loadClusterSnapshot } from './cluster-snapshot.js'
+import { parseCommandArgs } from './command-args.js'
 
 export interface CheckIo {
   stdout(s: string): void
@@ -122,40 +122,18 @@ export function renderCheckText(results: CheckResult[]): string {
 }
 
 export async function runCheck(argv: string[], io: CheckIo): Promise<number> {
-  let values: { filename?: string; kubeconfig?: string; cluster?: string; policy?: string; 'plain-http'?: boolean; 'allow-host'?: string[]; output?: string; timeout?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        filename: { type: 'string', short: 'f' },
-        kubeconfig: { type: 'string' },
-        cluster: { type: 'string' },
-        policy: { type: 'string' },
-        'plain-http': { type: 'boolean' },
-        'allow-host': { type: 'string', multiple: true },
-        output: { type: 'string', short: 'o', default: 'text' },
-        timeout: { type: 'string', default: '30' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (e) {
-    io.stderr(`wasm-admission check: ${(e as Error).message}\n\n${CHECK_USAGE}`)
-    return 2
-  }
-  if (values.help) {
-    io.stdout(CHECK_USAGE)
-    return 0
-  }
-  const usage = (msg: string): number => {
-    io.stderr(`wasm-admission check: ${msg}\n\n${CHECK_USAGE}`)
-    return 2
-  }
+  const args = parseCommandArgs<{ filename?: string; kubeconfig?: string; cluster?: string; policy?: string; 'plain-http'?: boolean; 'allow-host'?: string[] }>('check', CHECK_USAGE, argv, io, {
+    filename: { type: 'string', short: 'f' },
+    kubeconfig: { type: 'string' },
+    cluster: { type: 'string' },
+    policy: { type: 'string' },
+    'plain-http': { type: 'boolean' },
+    'allow-host': { type: 'string', multiple: true },
+  })
+  if (typeof args === 'number') return args
+  const { values, output, timeoutS, usage } = args
   if (!values.filename) return usage('-f FILE is required')
-  if (values.output !== 'text' && values.output !== 'json') return usage(`--output must be text or json, not ${JSON.stringify(values.output)}`)
   if (values.kubeconfig && values.cluster) return usage('--kubeconfig and --cluster are mutually exclusive')
-  const timeoutS = Number(values.timeout)
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) return usage('--timeout must be a positive number of seconds')
 
   let docs: KubeObject[]
   let policy: Policy
@@ -187,7 +165,7 @@ export async function runCheck(argv: string[], io: CheckIo): Promise<number> {
   try {
     const results: CheckResult[] = []
     for (const d of docs) results.push(await checkObject(d, { images, cluster, policy, timeoutMs: timeoutS * 1000 }))
-    io.stdout(values.output === 'json' ? JSON.stringify(results, null, 2) + '\n' : renderCheckText(results))
+    io.stdout(output === 'json' ? JSON.stringify(results, null, 2) + '\n' : renderCheckText(results))
     return results.every((r) => r.allowed) ? 0 : 1
   } finally {
     await images.close()

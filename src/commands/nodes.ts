@@ -10,7 +10,6 @@
  * Does not touch `process`: io is passed in.
  */
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import type { Policy } from '../domain/policy.js'
 import { defaultPolicy } from '../policy/defaults.js'
 import { parsePolicy } from '../policy/load.js'
@@ -20,6 +19,7 @@ import { formatSelector, formatTaint, type NodeSummary } from '../facts/cluster/
 import { NO_POD_CONSTRAINTS } from '../facts/cluster/eligibility.js'
 import type { RuntimeClassInfo } from '../domain/facts.js'
 import type { Taint, Toleration } from '../domain/kube.js'
+import { parseCommandArgs } from './command-args.js'
 
 export interface NodesIo {
   stdout(s: string): void
@@ -139,37 +139,15 @@ export function renderNodesText(out: NodesOutput): string {
 }
 
 export async function runNodes(argv: string[], io: NodesIo): Promise<number> {
-  let values: { kubeconfig?: string; cluster?: string; policy?: string; 'runtime-class'?: string[]; output?: string; timeout?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        kubeconfig: { type: 'string' },
-        cluster: { type: 'string' },
-        policy: { type: 'string' },
-        'runtime-class': { type: 'string', multiple: true },
-        output: { type: 'string', short: 'o', default: 'text' },
-        timeout: { type: 'string', default: '30' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (e) {
-    io.stderr(`wasm-admission nodes: ${(e as Error).message}\n\n${NODES_USAGE}`)
-    return 2
-  }
-  if (values.help) {
-    io.stdout(NODES_USAGE)
-    return 0
-  }
-  const usage = (msg: string): number => {
-    io.stderr(`wasm-admission nodes: ${msg}\n\n${NODES_USAGE}`)
-    return 2
-  }
-  if (values.output !== 'text' && values.output !== 'json') return usage(`--output must be text or json, not ${JSON.stringify(values.output)}`)
+  const args = parseCommandArgs<{ kubeconfig?: string; cluster?: string; policy?: string; 'runtime-class'?: string[] }>('nodes', NODES_USAGE, argv, io, {
+    kubeconfig: { type: 'string' },
+    cluster: { type: 'string' },
+    policy: { type: 'string' },
+    'runtime-class': { type: 'string', multiple: true },
+  })
+  if (typeof args === 'number') return args
+  const { values, output: format, timeoutS, usage } = args
   if (values.kubeconfig && values.cluster) return usage('--kubeconfig and --cluster are mutually exclusive')
-  const timeoutS = Number(values.timeout)
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) return usage(`--timeout must be a positive number of seconds`)
 
   let policy: Policy
   try {
@@ -196,7 +174,7 @@ export async function runNodes(argv: string[], io: NodesIo): Promise<number> {
   }
 
   const { output, missing } = buildNodesOutput(snapshot, source, policy, values['runtime-class'] ?? [])
-  io.stdout(values.output === 'json' ? JSON.stringify(output, null, 2) + '\n' : renderNodesText(output))
+  io.stdout(format === 'json' ? JSON.stringify(output, null, 2) + '\n' : renderNodesText(output))
   if (missing.length > 0) {
     io.stderr(`wasm-admission nodes: RuntimeClass not found: ${missing.join(', ')}\n`)
     return 1
