@@ -5,7 +5,7 @@ import t from 'tap'
 import { controlPlaneToolsAvailable, startControlPlane } from './control-plane.js'
 import { KUBELET_SYSCTLS } from './host-sysctls.js'
 import { inInitialNetns } from './own-netns.js'
-import { waitFor } from './process.js'
+import { run, waitFor } from './process.js'
 import { realNodesMissing, startRealNodes } from './real-nodes.js'
 import { registryAvailable, startRegistry } from './registry.js'
 import { HELLO_LINUX_LINE } from './runnable-images.js'
@@ -50,6 +50,11 @@ if (missing) {
     t.equal(Object.keys(nodes.sysctlsBefore).length, KUBELET_SYSCTLS.length, 'every kubelet sysctl recorded')
     t.same(nodes.sysctls.read(), KUBELET_WANTS, 'the kubelet set its kernel tunables (recorded before, restored at stop)')
 
+    // sysfs shows the host's namespace here: ask `ip` in the harness's own.
+    const bridgeMac = async (): Promise<string> =>
+      (JSON.parse((await run('/usr/sbin/ip', ['-j', 'link', 'show', 'dev', nodes.node('node-runc').bridge])).stdout) as Array<{ address: string }>)[0]!.address
+    const macBefore = await bridgeMac()
+
     // No scheduler needed: nodeName binds the pod. The ServiceAccount plugin wants `default` to exist.
     await waitFor('ServiceAccount default', async () => (await cp.kubectl(['get', 'serviceaccount', 'default'], { allowFailure: true })).code === 0)
     await cp.kubectl(['apply', '-f', '-'], {
@@ -60,6 +65,9 @@ if (missing) {
       return p.status.phase === 'Running' ? p : undefined
     }, 120_000)
     t.match(pod.status.podIP, /^10\.244\.10\./, 'pod IP from the node subnet (CNI bridge + host-local)')
+    // A bridge with no address of its own takes its lowest port's MAC: a pod's veth joining (or leaving)
+    // would change the gateway MAC under the node's other pods (real-nodes.ts, where the bridge is made).
+    t.equal(await bridgeMac(), macBefore, 'the bridge (pod gateway) keeps its MAC when a pod veth joins it')
     const logs = await waitFor('the pod log line', async () => {
       const r = await cp.kubectl(['logs', 'hello-linux'], { allowFailure: true })
       return r.stdout.includes(HELLO_LINUX_LINE) ? r.stdout : undefined

@@ -65,6 +65,8 @@ export interface RealNode {
   name: string
   /** The node IP: the gateway address of its bridge, inside the harness network namespace. */
   ip: string
+  /** The node's Linux bridge (CNI bridge plugin), in the harness network namespace. */
+  bridge: string
   /** containerd's socket (for `ctr -a`). */
   socket: string
   dir: string
@@ -495,7 +497,12 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
         if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`)
       }
       assertOwnNetns(`add ${ip} to ${bridge}`)
-      await ipRun(['link', 'add', bridge, 'type', 'bridge'])
+      // A fixed MAC: a bridge whose address was never set takes the lowest MAC of its ports, so deleting
+      // the pod whose veth had it changes the gateway's MAC under every other pod of the node, whose ARP
+      // entry then points nowhere until it expires (seconds: a webhook replica that stops answering probes
+      // and admissions while another pod of its node terminates). Linux net/bridge/br_stp_if.c
+      // br_stp_recalculate_bridge_id keeps an address set by the user (addr_assign_type NET_ADDR_SET).
+      await ipRun(['link', 'add', bridge, 'address', `02:77:61:00:00:${octet.toString(16).padStart(2, '0')}`, 'type', 'bridge'])
       await ipRun(['addr', 'add', `${ip}/24`, 'dev', bridge])
       await ipRun(['link', 'set', bridge, 'up'])
       writeFileSync(join(nd, 'cni/net.d/10-bridge.conflist'), cniConfig(spec.name, bridge, subnet, ip, join(nd, 'cni/ipam')))
@@ -596,6 +603,7 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
       const node: RealNode = {
         name: spec.name,
         ip,
+        bridge,
         socket,
         dir: nd,
         logs: { containerd: containerd.logFile, kubelet: kl.logFile },
