@@ -20,6 +20,7 @@ import type { DriftMetrics } from '../metrics/drift-metrics.js'
 import { affectedKeys, type ClusterChange } from './affected.js'
 import { evaluate, type Verdict } from './evaluate.js'
 import type { Publisher } from './publisher.js'
+import { forEachTimeSliced } from './time-sliced.js'
 import { WORKLOAD_KINDS, summarizeWorkload, workloadKey, type StoredWorkload, type WorkloadKind } from './stored-workload.js'
 
 export interface DriftControllerOptions {
@@ -38,6 +39,8 @@ export interface DriftControllerOptions {
   resyncIntervalMs?: number
   /** Concurrent evaluations (image lookups go through the image cache). Default 8. */
   concurrency?: number
+  /** Longest run of evaluations before admission gets the event loop back, ms. Default 5. */
+  sliceMs?: number
   /** Budget of one evaluation's image lookups. Default 30 s. */
   imageTimeoutMs?: number
   /** List page size. Default 500. */
@@ -261,22 +264,19 @@ export class DriftController {
     this.dirty.clear()
     const policy = this.o.policy()
     const sources = { images: this.o.images, cluster: this.o.cluster }
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        const w = this.workloads.get(keys[next++]!)
-        if (!w) continue
-        if (this.exclude.has(w.namespace)) continue
-        const facts = await gatherStored(w, sources, AbortSignal.timeout(this.o.imageTimeoutMs ?? 30_000))
-        // The workload may have been deleted or changed while its images were looked up.
-        if (this.workloads.get(w.key) !== w) continue
-        this.verdicts.set(w.key, evaluate(w, facts, policy))
-        this.evaluations++
-        this.o.metrics?.evaluations.inc()
-        this.dirtyNamespaces.add(w.namespace)
-      }
-    }
-    await Promise.all(Array.from({ length: Math.max(1, this.o.concurrency ?? 8) }, worker))
+    // Time-sliced: admission shares this event loop (time-sliced.ts).
+    await forEachTimeSliced(keys, async (key) => {
+      const w = this.workloads.get(key)
+      if (!w) return
+      if (this.exclude.has(w.namespace)) return
+      const facts = await gatherStored(w, sources, AbortSignal.timeout(this.o.imageTimeoutMs ?? 30_000))
+      // The workload may have been deleted or changed while its images were looked up.
+      if (this.workloads.get(w.key) !== w) return
+      this.verdicts.set(w.key, evaluate(w, facts, policy))
+      this.evaluations++
+      this.o.metrics?.evaluations.inc()
+      this.dirtyNamespaces.add(w.namespace)
+    }, { concurrency: this.o.concurrency ?? 8, sliceMs: this.o.sliceMs ?? 5, now: () => performance.now() })
     if (this.leading) await this.publish()
   }
 
