@@ -5,8 +5,11 @@
  * the object (status, other spec fields, managedFields) is dropped as soon as it is summarised.
  *
  * Which objects are watched (docs/drift.md): Deployments, StatefulSets, DaemonSets, CronJobs; Jobs not
- * created by a CronJob; ReplicaSets not created by a Deployment; Pods not created by a controller. The
- * objects skipped are judged through the template of the one that owns them.
+ * created by a CronJob; ReplicaSets not created by a Deployment; Pods not created by a ReplicaSet,
+ * StatefulSet, DaemonSet or Job. The objects skipped are judged through the template of the one that
+ * owns them, which is itself watched. A Pod of any other controller (a ReplicationController, an
+ * operator's custom resource) is judged as itself: its owner's template is not read here, and
+ * skipping it would leave it unjudged.
  */
 import type { GroupVersionKind } from '../domain/kube.js'
 import { podTemplateOf, type PodTemplate } from '../domain/workload.js'
@@ -18,18 +21,19 @@ export interface WorkloadKind {
   path: string
   /** The resource name (RBAC, docs). */
   resource: string
-  /** Kinds whose controller ownerReference makes an object of this kind skipped (undefined: any controller). */
-  skipWhenOwnedBy?: readonly string[] | 'any-controller'
+  /** Owners (`group/Kind`, core group empty) whose controller ownerReference makes an object of this kind
+   * skipped: they are watched, and their template judges it. */
+  skipWhenOwnedBy?: readonly string[]
 }
 
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = [
   { gvk: { group: 'apps', version: 'v1', kind: 'Deployment' }, path: '/apis/apps/v1/deployments', resource: 'deployments' },
   { gvk: { group: 'apps', version: 'v1', kind: 'StatefulSet' }, path: '/apis/apps/v1/statefulsets', resource: 'statefulsets' },
   { gvk: { group: 'apps', version: 'v1', kind: 'DaemonSet' }, path: '/apis/apps/v1/daemonsets', resource: 'daemonsets' },
-  { gvk: { group: 'apps', version: 'v1', kind: 'ReplicaSet' }, path: '/apis/apps/v1/replicasets', resource: 'replicasets', skipWhenOwnedBy: ['Deployment'] },
-  { gvk: { group: 'batch', version: 'v1', kind: 'Job' }, path: '/apis/batch/v1/jobs', resource: 'jobs', skipWhenOwnedBy: ['CronJob'] },
+  { gvk: { group: 'apps', version: 'v1', kind: 'ReplicaSet' }, path: '/apis/apps/v1/replicasets', resource: 'replicasets', skipWhenOwnedBy: ['apps/Deployment'] },
+  { gvk: { group: 'batch', version: 'v1', kind: 'Job' }, path: '/apis/batch/v1/jobs', resource: 'jobs', skipWhenOwnedBy: ['batch/CronJob'] },
   { gvk: { group: 'batch', version: 'v1', kind: 'CronJob' }, path: '/apis/batch/v1/cronjobs', resource: 'cronjobs' },
-  { gvk: { group: '', version: 'v1', kind: 'Pod' }, path: '/api/v1/pods', resource: 'pods', skipWhenOwnedBy: 'any-controller' },
+  { gvk: { group: '', version: 'v1', kind: 'Pod' }, path: '/api/v1/pods', resource: 'pods', skipWhenOwnedBy: ['apps/ReplicaSet', 'apps/StatefulSet', 'apps/DaemonSet', 'batch/Job'] },
 ]
 
 /** A workload as kept in memory: identity plus the trimmed pod template. */
@@ -51,11 +55,19 @@ type Rec = Record<string, unknown>
 const isRec = (v: unknown): v is Rec => v !== null && typeof v === 'object' && !Array.isArray(v)
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
 
+/** `group/Kind` of an ownerReference (apiVersion `apps/v1` -> `apps`, `v1` -> the core group ''). */
+function ownerGroupKind(r: Rec): string {
+  const apiVersion = str(r['apiVersion'])
+  const slash = apiVersion.indexOf('/')
+  return `${slash === -1 ? '' : apiVersion.slice(0, slash)}/${str(r['kind'])}`
+}
+
 /** Whether an object is created and kept by a controller this kind's rule names (then its owner is judged instead). */
 export function ownedAway(kind: WorkloadKind, metadata: Rec): boolean {
-  if (!kind.skipWhenOwnedBy) return false
+  const owners = kind.skipWhenOwnedBy
+  if (!owners) return false
   const refs = Array.isArray(metadata['ownerReferences']) ? (metadata['ownerReferences'] as unknown[]) : []
-  return refs.some((r) => isRec(r) && r['controller'] === true && (kind.skipWhenOwnedBy === 'any-controller' || kind.skipWhenOwnedBy!.includes(str(r['kind']))))
+  return refs.some((r) => isRec(r) && r['controller'] === true && owners.includes(ownerGroupKind(r)))
 }
 
 function trimContainers(v: unknown): Rec[] | undefined {

@@ -40,18 +40,25 @@ t.test('summaries keep only what the decision reads', async (t) => {
   t.notOk(JSON.stringify(w).includes('env'), 'container fields other than name, image, command are dropped')
 })
 
+const OWNER_API: Record<string, string> = { Deployment: 'apps/v1', ReplicaSet: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1', CronJob: 'batch/v1', Job: 'batch/v1', ReplicationController: 'v1' }
+
 t.test('objects judged through their owner are skipped', async (t) => {
-  const owned = (kind: string, ownerKind: string, controller = true) => ({
+  const owned = (kind: string, ownerKind: string, controller = true, apiVersion = OWNER_API[ownerKind] ?? 'example.com/v1') => ({
     kind,
-    metadata: { name: 'x', namespace: 'n', ownerReferences: [{ kind: ownerKind, name: 'o', controller }] },
+    metadata: { name: 'x', namespace: 'n', ownerReferences: [{ apiVersion, kind: ownerKind, name: 'o', controller }] },
     spec: kind === 'Pod' ? { containers: [{ name: 'c', image: NGINX }] } : { template: { spec: { containers: [{ name: 'c', image: NGINX }] } } },
   })
   t.equal(summarizeWorkload(kindOf('ReplicaSet'), owned('ReplicaSet', 'Deployment')), undefined, 'ReplicaSet of a Deployment')
-  t.ok(summarizeWorkload(kindOf('ReplicaSet'), owned('ReplicaSet', 'Something')), 'ReplicaSet owned by another kind is kept')
+  t.ok(summarizeWorkload(kindOf('ReplicaSet'), owned('ReplicaSet', 'Rollout')), 'ReplicaSet owned by another kind (an Argo Rollout) is kept')
+  t.ok(summarizeWorkload(kindOf('ReplicaSet'), owned('ReplicaSet', 'Deployment', true, 'example.com/v1')), 'a Deployment of another API group is another kind')
   t.equal(summarizeWorkload(kindOf('Job'), owned('Job', 'CronJob')), undefined, 'Job of a CronJob')
   t.ok(summarizeWorkload(kindOf('Job'), owned('Job', 'CronJob', false)), 'a non-controller owner does not count')
-  t.equal(summarizeWorkload(kindOf('Pod'), owned('Pod', 'ReplicaSet')), undefined, 'Pod of any controller')
-  t.equal(summarizeWorkload(kindOf('Pod'), owned('Pod', 'MyOperatorKind')), undefined, 'Pod of a custom controller')
+  for (const owner of ['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']) {
+    t.equal(summarizeWorkload(kindOf('Pod'), owned('Pod', owner)), undefined, `Pod of a ${owner}: judged through its owner`)
+  }
+  // Their owners are not watched: skipping them would leave them unjudged.
+  t.ok(summarizeWorkload(kindOf('Pod'), owned('Pod', 'ReplicationController')), 'Pod of a ReplicationController is judged as itself')
+  t.ok(summarizeWorkload(kindOf('Pod'), owned('Pod', 'MyOperatorKind')), 'Pod of a custom controller is judged as itself')
   t.ok(summarizeWorkload(kindOf('Pod'), owned('Pod', 'ReplicaSet', false)), 'bare Pod')
   const cj = summarizeWorkload(kindOf('CronJob'), { kind: 'CronJob', metadata: { name: 'c', namespace: 'n' }, spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', image: SPIN }] } } } } } })!
   t.same(cj.template.spec, { containers: [{ name: 'c', image: SPIN }] })
