@@ -111,15 +111,31 @@ KEYED="localhost/wasm-admission:inputs-$key"
 cached=1
 if ! exists "$KEYED"; then
   cached=0
-  log "buildah build $KEYED (NODE_IMAGE=$BUILD_BASE RUNTIME_IMAGE=$RUNTIME_BASE)"
-  if ! bah build --quiet --isolation chroot --pull=never \
-    --build-arg NODE_IMAGE="$BUILD_BASE" --build-arg RUNTIME_IMAGE="$RUNTIME_BASE" \
-    -t "$KEYED" -f Dockerfile . >&2; then
+  # The Dockerfile's `npm ci` steps fetch from the npm registry: a transient network error there
+  # (seen: getaddrinfo EAI_AGAIN registry.npmjs.org) is retried, twice at most; any other failure is not.
+  errlog="$(mktemp)"
+  for attempt in 1 2 3; do
+    log "buildah build $KEYED (NODE_IMAGE=$BUILD_BASE RUNTIME_IMAGE=$RUNTIME_BASE), attempt $attempt"
+    rc=0
+    bah build --quiet --isolation chroot --pull=never \
+      --build-arg NODE_IMAGE="$BUILD_BASE" --build-arg RUNTIME_IMAGE="$RUNTIME_BASE" \
+      -t "$KEYED" -f Dockerfile . 2>"$errlog" || rc=$?
+    cat "$errlog" >&2
+    built=0
+    if [ "$rc" = 0 ]; then
+      built=1
+      break
+    fi
     # A failed build leaves its stages' working containers (from the bases) behind: remove them.
     bases="$(image_id "$BUILD_BASE") $(image_id "$RUNTIME_BASE")"
     bah containers --noheading --notruncate --format '{{.ContainerID}} {{.ImageID}}' | while read -r id image; do
       case " $bases " in *" $image "*) bah rm "$id" >/dev/null || true ;; esac
     done
+    grep -Eq 'EAI_AGAIN|ECONNRESET|ETIMEDOUT|ENOTFOUND|ECONNREFUSED|socket hang up' "$errlog" || break
+    log "network error from the registry: retrying"
+  done
+  rm -f "$errlog"
+  if [ "$built" != 1 ]; then
     log "buildah build failed"
     exit 1
   fi
