@@ -20,6 +20,7 @@ import type { DriftMetrics } from '../metrics/drift-metrics.js'
 import { affectedKeys, type ClusterChange } from './affected.js'
 import { evaluate, type Verdict } from './evaluate.js'
 import type { Publisher } from './publisher.js'
+import { debounceDelay } from './debounce.js'
 import { forEachTimeSliced } from './time-sliced.js'
 import { WORKLOAD_KINDS, summarizeWorkload, workloadKey, type StoredWorkload, type WorkloadKind } from './stored-workload.js'
 
@@ -35,6 +36,8 @@ export interface DriftControllerOptions {
   excludeNamespaces?: readonly string[]
   /** Quiet time after the last change before evaluating. Default 1 s. */
   debounceMs?: number
+  /** Longest a change waits for its round while changes keep coming. Default 10 x debounceMs, at least 5 s. */
+  maxWaitMs?: number
   /** Full re-evaluation period (image tags pushed again, policy reloads). Default 10 min. */
   resyncIntervalMs?: number
   /** Concurrent evaluations (image lookups go through the image cache). Default 8. */
@@ -63,6 +66,9 @@ export class DriftController {
   private readonly exclude: Set<string>
   private readonly debounceMs: number
   private timer: NodeJS.Timeout | undefined
+  /** When the first change the pending timer waits for arrived (performance.now()). */
+  private waitingSince = 0
+  private readonly maxWaitMs: number
   private resync: NodeJS.Timeout | undefined
   private policyCheck: NodeJS.Timeout | undefined
   private lastPolicy: Policy | undefined
@@ -78,6 +84,7 @@ export class DriftController {
   constructor(private readonly o: DriftControllerOptions) {
     this.exclude = new Set(o.excludeNamespaces ?? [])
     this.debounceMs = o.debounceMs ?? 1000
+    this.maxWaitMs = o.maxWaitMs ?? Math.max(10 * this.debounceMs, 5000)
     const env: ReflectorEnv = {
       conn: o.connection,
       now: o.now ?? Date.now,
@@ -226,11 +233,15 @@ export class DriftController {
 
   private schedule(delayMs = this.debounceMs): void {
     if (!this.running) return
+    const now = performance.now()
+    // Debounced, but a steady trickle of changes cannot postpone the round past maxWait (debounce.ts).
+    const delay = debounceDelay({ now, waitingSince: this.timer ? this.waitingSince : undefined, quietMs: delayMs, maxWaitMs: this.maxWaitMs })
+    if (!this.timer) this.waitingSince = now
     clearTimeout(this.timer)
     this.timer = setTimeout(() => {
       this.timer = undefined
       void this.flush()
-    }, delayMs)
+    }, delay)
     this.timer.unref?.()
   }
 
