@@ -502,6 +502,7 @@ export async function startRealNodes(opts: RealNodesOptions): Promise<RealNodes>
       // entry then points nowhere until it expires (seconds: a webhook replica that stops answering probes
       // and admissions while another pod of its node terminates). Linux net/bridge/br_stp_if.c
       // br_stp_recalculate_bridge_id keeps an address set by the user (addr_assign_type NET_ADDR_SET).
+      // The same outage on real clusters: kubernetes/kubernetes#30783, flannel-io/flannel#1381 (~33 s).
       await ipRun(['link', 'add', bridge, 'address', `02:77:61:00:00:${octet.toString(16).padStart(2, '0')}`, 'type', 'bridge'])
       await ipRun(['addr', 'add', `${ip}/24`, 'dev', bridge])
       await ipRun(['link', 'set', bridge, 'up'])
