@@ -5,9 +5,18 @@
  * rejects an answer whose uid differs), nothing else. Used twice by the bench: as the handler floor
  * (wrk/h2load against it) and as the "null webhooks" of the pod-CREATE comparison (the chart's two
  * webhook configurations pointed at it). GET /count answers the number of reviews served, so the
- * bench can see when the apiserver has started or stopped calling it. Runs the compiled code like
- * the webhook (plain JS importing dist/: `npm run build` compiles src/ only). Prints {"port":N} once
- * listening.
+ * bench can see when the apiserver has started or stopped calling it; GET /connections the TLS
+ * connections accepted and HTTP/2 sessions opened so far ({"tls":N,"h2":M}), so the bench can tell
+ * whether the apiserver reuses its connections.
+ *
+ * Under /patch (/patch/mutate, /patch/validate) it is the "null webhooks with the patch" floor: the
+ * mutating answer carries a constant JSON patch, set once by the bench with PUT /patch (the body is
+ * the patch, a JSON array: the one wasm-admission answers for the bench's pod), still without looking
+ * at the review. That isolates what the apiserver spends on applying a patch (and on what follows
+ * from it: the second pass of its in-tree admission plugins, a larger pod) from the handler's work.
+ *
+ * Runs the compiled code like the webhook (plain JS importing dist/: `npm run build` compiles src/
+ * only). Prints {"port":N} once listening.
  *   node bench/null-server.mjs TLS_DIR [PORT]   (after npm run build)
  */
 import { readFileSync } from 'node:fs'
@@ -17,14 +26,29 @@ import { createAdmissionFastify } from '../dist/src/http/webhook-app.js'
 const dir = process.argv[2] ?? '.'
 const app = createAdmissionFastify({ tls: { key: readFileSync(join(dir, 'tls.key'), 'utf8'), cert: readFileSync(join(dir, 'tls.crt'), 'utf8') } })
 let served = 0
-for (const path of ['/mutate', '/validate']) {
+let tlsConnections = 0
+let h2Sessions = 0
+app.server.on('secureConnection', () => tlsConnections++)
+app.server.on('session', () => h2Sessions++)
+/** ,"patchType":"JSONPatch","patch":"<base64>" once PUT /patch has set one; empty before. */
+let patchFields = ''
+const allow = (uid, extra = '') => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true${extra}}}`
+for (const path of ['/mutate', '/validate', '/patch/mutate', '/patch/validate']) {
+  const extra = () => (path === '/patch/mutate' ? patchFields : '')
   app.post(path, async (request, reply) => {
     served++
     const uid = request.body?.request?.uid ?? ''
-    return reply.code(200).header('content-type', 'application/json').send(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true}}`)
+    return reply.code(200).header('content-type', 'application/json').send(allow(uid, extra()))
   })
 }
+app.put('/patch', async (request, reply) => {
+  const ops = request.body
+  if (!Array.isArray(ops)) return reply.code(400).send('a JSON patch (array) expected')
+  patchFields = `,"patchType":"JSONPatch","patch":${JSON.stringify(Buffer.from(JSON.stringify(ops)).toString('base64'))}`
+  return reply.code(204).send()
+})
 app.get('/count', async (_request, reply) => reply.code(200).send(String(served)))
+app.get('/connections', async (_request, reply) => reply.code(200).send(JSON.stringify({ tls: tlsConnections, h2: h2Sessions })))
 await app.listen({ port: Number(process.argv[3] ?? 0), host: '127.0.0.1' })
 const addr = app.server.address()
 process.stdout.write(JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 }) + '\n')

@@ -29,6 +29,7 @@ import { h2load, wrk, type LoadResult } from './lib/load.js'
 import { MAP_IMAGE_PATTERN, MAP_RUNTIME_CLASS, mutatingAdmissionPolicy } from './lib/policy.js'
 import { objectsBackend, podCreateRounds, spread, type PodCreateBackend } from './lib/pod-create.js'
 import { metered, perPod, procMemory, type Metered } from './lib/metered.js'
+import { apiserverSeries } from './lib/apiserver-metrics.js'
 import { procCpuSeconds, run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
 import { BARE_NULL_SERVER, REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type NullProc, type WebhookProc } from './lib/webhook.js'
@@ -359,6 +360,18 @@ async function main(): Promise<void> {
       return (await count()) - before
     }
     const webhookCount = (): Promise<number> => webhook.metric('wasm_admission_requests_total')
+    // The patch floor: the JSON patch wasm-admission answers for the rounds' pod (a Spin image, warm
+    // cache), served as a constant by the null server under /patch: what applying a mutation costs the
+    // apiserver, apart from the handler's work.
+    const floorReview = JSON.parse(fixtures['wasm-1']!.mutate)
+    const floorAnswer = (await post1(webhook.url, '/mutate', JSON.stringify(floorReview))).body
+    const floorPatch = floorAnswer.response?.patch ? JSON.parse(Buffer.from(floorAnswer.response.patch, 'base64').toString('utf8')) : []
+    if (!Array.isArray(floorPatch) || floorPatch.length === 0) throw new Error(`no patch from wasm-admission for the wasm-1 review: ${JSON.stringify(floorAnswer).slice(0, 300)}`)
+    await nullSrv.setPatch(floorPatch)
+    log(`  patch floor: ${JSON.stringify(floorPatch)}`)
+    // what wasm-admission answers to the apiserver for the rounds' pod (both reviews), for the record
+    const answers = { mutate: floorAnswer, validate: (await post1(webhook.url, '/validate', fixtures['wasm-1']!.validate)).body }
+    log(`  wasm-admission's answers: ${JSON.stringify(answers)}`)
     const backends: PodCreateBackend[] = [
       { name: 'none', describe: 'no admission webhook or policy (the built-in RuntimeClass plugin only)', install: async () => {}, uninstall: async () => {}, active: async () => (await rcOf()) === undefined, inactive: async () => true },
       objectsBackend(kube, {
@@ -367,6 +380,13 @@ async function main(): Promise<void> {
         objects: retarget(nullSrv.url, 'null-'),
         active: async () => (await callsPerProbe(nullSrv.count)) >= 2,
         inactive: async () => (await callsPerProbe(nullSrv.count)) === 0,
+      }),
+      objectsBackend(kube, {
+        name: 'null-webhooks-patch',
+        describe: "the same null webhooks, the mutating one answering wasm-admission's patch for the pod as a constant (bench/null-server.mjs /patch)",
+        objects: retarget(`${nullSrv.url}/patch`, 'nullpatch-'),
+        active: async () => (await callsPerProbe(nullSrv.count)) >= 2 && typeof (await rcOf()) === 'string',
+        inactive: async () => (await callsPerProbe(nullSrv.count)) === 0 && (await rcOf()) === undefined,
       }),
       objectsBackend(kube, {
         name: 'mutating-admission-policy',
@@ -420,8 +440,10 @@ async function main(): Promise<void> {
       'wasm-admission': webhook.child.pid,
       'null-server': nullSrv.child.pid,
       ...(ky ? { kyverno: ky.pid } : {}),
+      // the pods' client (this process: 4 concurrent HTTPS clients of the apiserver)
+      'bench-client': process.pid,
     })
-    const meteredBackends: Array<Metered<PodCreateBackend>> = backends.map((b) => metered(b, { pids, registryRequests: () => regProxy.count() }, E2E_PODS))
+    const meteredBackends: Array<Metered<PodCreateBackend>> = backends.map((b) => metered(b, { pids, registryRequests: () => regProxy.count(), counters: () => apiserverSeries(kube) }, E2E_PODS))
     let podSeq = 0
     const createPod = async (): Promise<number> => {
       const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${podSeq++}`, [img('spin-scratch', 'v1')]))
@@ -430,6 +452,7 @@ async function main(): Promise<void> {
     }
     for (let k = 0; k < 50; k++) await createPod() // warm the apiserver (connections, caches)
     const before = await webhookCount()
+    const nullConnsBefore = await nullSrv.connections()
     const podsBefore = podSeq
     const e2e = await podCreateRounds({
       backends: meteredBackends.map((m) => m.backend),
@@ -445,6 +468,11 @@ async function main(): Promise<void> {
     const calls = (await webhookCount()) - before
     results.e2e = { ...e2e, webhookCalls: calls, webhookCallsPerPod: r2(calls / wasmPods), probeCallsIncluded: true, podsCreated: podSeq - podsBefore }
     results.e2e.costs = Object.fromEntries(meteredBackends.map((m) => [m.backend.name, perPod(m.rounds)]))
+    results.e2e.floorPatch = floorPatch
+    results.e2e.wasmAdmissionAnswers = answers
+    const nullConnsAfter = await nullSrv.connections()
+    // Whether the apiserver keeps its connections to a webhook: new TLS connections / HTTP/2 sessions at the null server over the rounds
+    results.e2e.nullServerConnectionsDuringRounds = { tls: nullConnsAfter.tls - nullConnsBefore.tls, h2: nullConnsAfter.h2 - nullConnsBefore.h2, reviews: (await nullSrv.count()) }
     results.e2e.memory = Object.fromEntries(Object.entries(pids()).flatMap(([k, pid]) => (pid === undefined ? [] : [[k, roundAll(procMemory(pid))]])))
     if (ky) results.peers.kyverno.admissionRequests = await ky.admissionRequests()
 
@@ -686,7 +714,17 @@ function table(r: Record<string, any>): string {
       const wc = [27, 9, ...procs.map(() => 15)]
       out.push(row(['backend', 'registry', ...procs.map((p) => `${p} ms`)], wc))
       for (const [name, c] of Object.entries<any>(e.costs)) out.push(row([name, c.registryRequestsPerPod, ...procs.map((p) => c.cpuMsPerPod[p])], wc))
+      // the apiserver's own metrics per pod (bench/lib/apiserver-metrics.ts): ms in each step / plugin / webhook, calls
+      const names = Object.keys(e.costs)
+      const keys = [...new Set(Object.values<any>(e.costs).flatMap((c: any) => Object.keys(c.countersPerPod ?? {})))].sort()
+      if (keys.length > 0) {
+        out.push(`   per pod, the apiserver's metrics (ms: _ms series; calls: counts) while each backend was registered:`)
+        const wk = [96, ...names.map(() => 12)]
+        out.push(row(['series', ...names.map((n) => n.slice(0, 11))], wk))
+        for (const k of keys) out.push(row([k.replace(/^apiserver_admission_/, '').slice(0, 95), ...names.map((n) => e.costs[n].countersPerPod?.[k] ?? 0)], wk))
+      }
     }
+    if (e.nullServerConnectionsDuringRounds) out.push(`   null server: ${e.nullServerConnectionsDuringRounds.tls} new TLS connections, ${e.nullServerConnectionsDuringRounds.h2} HTTP/2 sessions during the rounds; patch floor ${JSON.stringify(e.floorPatch)}`)
     if (e.memory) out.push(`   RSS / peak MB after the rounds: ${Object.entries<any>(e.memory).map(([k, m]) => `${k} ${m.rssMB}/${m.peakMB}`).join(', ')}`)
     out.push('')
   }

@@ -1,7 +1,8 @@
 // Per-backend costs of the pod-CREATE rounds, measured without touching the rounds themselves: a
 // backend is wrapped so that the moment its probe first reports it active (the pods of the round come
 // next) and the moment it is uninstalled (the pods are done) bracket the round. Between the two:
-// CPU seconds of each watched process (/proc/PID/stat) and the registry requests (a counting proxy).
+// CPU seconds of each watched process (/proc/PID/stat), the registry requests (a counting proxy) and,
+// when given, counters read from elsewhere (the apiserver's own metrics: bench/lib/apiserver-metrics.ts).
 // Probe pods are outside the bracket.
 import type { PodCreateBackend } from './pod-create.js'
 import { procCpuSeconds, procMemory } from './proc.js'
@@ -12,12 +13,15 @@ export interface Meters {
   pids: () => Record<string, number | undefined>
   /** Requests the registry has served so far. */
   registryRequests: () => number
+  /** Counters whose increase over the round is charged to it (name -> value so far). */
+  counters?: () => Promise<Record<string, number>>
 }
 
 export interface RoundCost {
   pods: number
   registryRequests: number
   cpuSeconds: Record<string, number>
+  counters: Record<string, number>
 }
 
 export interface Metered<B extends PodCreateBackend> {
@@ -41,7 +45,7 @@ function cpuOf(pids: Record<string, number | undefined>): Record<string, number>
 /** Wraps b; `podsPerRound` is what the rounds create between the brackets. */
 export function metered<B extends PodCreateBackend>(b: B, m: Meters, podsPerRound: number): Metered<B> {
   const rounds: RoundCost[] = []
-  let start: { cpu: Record<string, number>; reg: number } | null = null
+  let start: { cpu: Record<string, number>; reg: number; counters: Record<string, number> } | null = null
   let armed = false
   const wrapped = {
     ...b,
@@ -53,17 +57,21 @@ export function metered<B extends PodCreateBackend>(b: B, m: Meters, podsPerRoun
       const on = await b.active()
       if (on && armed) {
         armed = false
-        start = { cpu: cpuOf(m.pids()), reg: m.registryRequests() }
+        const counters = m.counters ? await m.counters() : {}
+        start = { cpu: cpuOf(m.pids()), reg: m.registryRequests(), counters }
       }
       return on
     },
     async uninstall() {
       if (start) {
         const cpu = cpuOf(m.pids())
+        const counters = m.counters ? await m.counters() : {}
+        const s0 = start.counters
         rounds.push({
           pods: podsPerRound,
           registryRequests: m.registryRequests() - start.reg,
           cpuSeconds: Object.fromEntries(Object.entries(cpu).filter(([k]) => start!.cpu[k] !== undefined).map(([k, v]) => [k, v - start!.cpu[k]!])),
+          counters: Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, v - (s0[k] ?? 0)]).filter(([, d]) => d !== 0)),
         })
         start = null
       }
@@ -73,13 +81,25 @@ export function metered<B extends PodCreateBackend>(b: B, m: Meters, podsPerRoun
   return { backend: wrapped, rounds }
 }
 
-/** Totals over the rounds, per pod: registry requests, CPU ms of each process. */
-export function perPod(rounds: RoundCost[]): { pods: number; registryRequestsPerPod: number; cpuMsPerPod: Record<string, number> } {
+/**
+ * Totals over the rounds, per pod: registry requests, CPU ms of each process, and each counter's
+ * increase per pod (a `_seconds_sum` counter in ms per pod, rounded to 3 decimals; others as counted).
+ */
+export function perPod(rounds: RoundCost[]): { pods: number; registryRequestsPerPod: number; cpuMsPerPod: Record<string, number>; countersPerPod: Record<string, number> } {
   const pods = rounds.reduce((a, r) => a + r.pods, 0)
   const reg = rounds.reduce((a, r) => a + r.registryRequests, 0)
   const cpu: Record<string, number> = {}
   for (const r of rounds) for (const [k, v] of Object.entries(r.cpuSeconds)) cpu[k] = (cpu[k] ?? 0) + v
-  return { pods, registryRequestsPerPod: r2(reg / Math.max(1, pods)), cpuMsPerPod: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, r2((v * 1000) / Math.max(1, pods))])) }
+  const counters: Record<string, number> = {}
+  for (const r of rounds) for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v
+  const n = Math.max(1, pods)
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000
+  return {
+    pods,
+    registryRequestsPerPod: r2(reg / n),
+    cpuMsPerPod: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, r2((v * 1000) / n)])),
+    countersPerPod: Object.fromEntries(Object.entries(counters).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k.replace('_seconds_sum{', '_ms{'), r3(/_seconds_sum\{/.test(k) ? (v * 1000) / n : v / n)])),
+  }
 }
 
 export { procMemory }

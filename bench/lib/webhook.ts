@@ -1,6 +1,6 @@
 // The webhook and the null handler as separate processes, run compiled from dist/ (as in production).
 import { readFileSync } from 'node:fs'
-import { get as httpsGet } from 'node:https'
+import { get as httpsGet, request as httpsRequest } from 'node:https'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { httpGet, spawnLogged, waitFor, freePorts, procMemory, type Child } from './proc.js'
@@ -102,6 +102,10 @@ export interface NullProc {
   url: string
   /** Reviews answered so far (its GET /count). */
   count(): Promise<number>
+  /** TLS connections accepted and HTTP/2 sessions opened so far (its GET /connections; bench/null-server.mjs only). */
+  connections(): Promise<{ tls: number; h2: number }>
+  /** Sets the constant JSON patch its /patch/mutate answers with (PUT /patch; bench/null-server.mjs only). */
+  setPatch(ops: unknown[]): Promise<void>
   stop(): Promise<void>
 }
 
@@ -115,10 +119,28 @@ export async function startNullServer(dir: string, tlsDir: string, caPem: string
   }, 30_000)
   const url = `https://127.0.0.1:${port}`
   const count = async (): Promise<number> => Number((await httpsGetText(`${url}/count`, caPem)).trim())
-  return { child, url, count, stop: () => child.stop() }
+  const connections = async (): Promise<{ tls: number; h2: number }> => JSON.parse(await httpsGetText(`${url}/connections`, caPem))
+  const setPatch = async (ops: unknown[]): Promise<void> => {
+    const status = await httpsPut(`${url}/patch`, caPem, JSON.stringify(ops))
+    if (status !== 204) throw new Error(`null server PUT /patch: HTTP ${status}`)
+  }
+  return { child, url, count, connections, setPatch, stop: () => child.stop() }
 }
 
 export { procMemory }
+
+/** PUT of a JSON body over TLS, the server's certificate checked against caPem; the status. */
+function httpsPut(url: string, caPem: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: 'PUT', ca: caPem, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
 
 /** GET over TLS, the server's certificate checked against caPem; the body as text. */
 function httpsGetText(url: string, caPem: string): Promise<string> {
