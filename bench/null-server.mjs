@@ -6,14 +6,20 @@
  * (wrk/h2load against it) and as the "null webhooks" of the pod-CREATE comparison (the chart's two
  * webhook configurations pointed at it). GET /count answers the number of reviews served, so the
  * bench can see when the apiserver has started or stopped calling it; GET /connections the TLS
- * connections accepted and HTTP/2 sessions opened so far ({"tls":N,"h2":M}), so the bench can tell
- * whether the apiserver reuses its connections.
+ * connections accepted, HTTP/2 sessions opened, reviews served and those over HTTP/2 so far
+ * ({"tls":N,"h2":M,"reviews":R,"h2Reviews":H}), so the bench can tell whether the apiserver reuses its
+ * connections and which protocol it speaks.
  *
  * Under /patch (/patch/mutate, /patch/validate) it is the "null webhooks with the patch" floor: the
  * mutating answer carries a constant JSON patch, set once by the bench with PUT /patch (the body is
  * the patch, a JSON array: the one wasm-admission answers for the bench's pod), still without looking
  * at the review. That isolates what the apiserver spends on applying a patch (and on what follows
  * from it: the second pass of its in-tree admission plugins, a larger pod) from the handler's work.
+ *
+ * Under /patch-min (/patch-min/mutate, /patch-min/validate) the mutating answer is the smallest patch
+ * that changes a pod: one annotation added (`add /metadata/annotations/bench-floor`, the bench's pods
+ * have annotations). Against /patch, it tells the cost of a patch as such from the cost of what
+ * wasm-admission's patch sets (a RuntimeClass, its scheduling, a command).
  *
  * Runs the compiled code like the webhook (plain JS importing dist/: `npm run build` compiles src/
  * only). Prints {"port":N} once listening.
@@ -28,15 +34,19 @@ const app = createAdmissionFastify({ tls: { key: readFileSync(join(dir, 'tls.key
 let served = 0
 let tlsConnections = 0
 let h2Sessions = 0
+/** Reviews served over HTTP/2 (the rest over HTTP/1.1). */
+let h2Reviews = 0
 app.server.on('secureConnection', () => tlsConnections++)
 app.server.on('session', () => h2Sessions++)
 /** ,"patchType":"JSONPatch","patch":"<base64>" once PUT /patch has set one; empty before. */
 let patchFields = ''
 const allow = (uid, extra = '') => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true${extra}}}`
-for (const path of ['/mutate', '/validate', '/patch/mutate', '/patch/validate']) {
-  const extra = () => (path === '/patch/mutate' ? patchFields : '')
+const minPatchFields = `,"patchType":"JSONPatch","patch":${JSON.stringify(Buffer.from(JSON.stringify([{ op: 'add', path: '/metadata/annotations/bench-floor', value: 'x' }])).toString('base64'))}`
+for (const path of ['/mutate', '/validate', '/patch/mutate', '/patch/validate', '/patch-min/mutate', '/patch-min/validate']) {
+  const extra = () => (path === '/patch/mutate' ? patchFields : path === '/patch-min/mutate' ? minPatchFields : '')
   app.post(path, async (request, reply) => {
     served++
+    if (request.raw.httpVersionMajor === 2) h2Reviews++
     const uid = request.body?.request?.uid ?? ''
     return reply.code(200).header('content-type', 'application/json').send(allow(uid, extra()))
   })
@@ -48,7 +58,7 @@ app.put('/patch', async (request, reply) => {
   return reply.code(204).send()
 })
 app.get('/count', async (_request, reply) => reply.code(200).send(String(served)))
-app.get('/connections', async (_request, reply) => reply.code(200).send(JSON.stringify({ tls: tlsConnections, h2: h2Sessions })))
+app.get('/connections', async (_request, reply) => reply.code(200).send(JSON.stringify({ tls: tlsConnections, h2: h2Sessions, reviews: served, h2Reviews })))
 await app.listen({ port: Number(process.argv[3] ?? 0), host: '127.0.0.1' })
 const addr = app.server.address()
 process.stdout.write(JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 }) + '\n')

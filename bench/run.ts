@@ -28,8 +28,9 @@ import { createNodes, Kube, parallel, runtimeClasses } from './lib/kube.js'
 import { h2load, wrk, type LoadResult } from './lib/load.js'
 import { MAP_IMAGE_PATTERN, MAP_RUNTIME_CLASS, mutatingAdmissionPolicy } from './lib/policy.js'
 import { objectsBackend, podCreateRounds, spread, type PodCreateBackend } from './lib/pod-create.js'
-import { metered, perPod, procMemory, type Metered } from './lib/metered.js'
+import { idleCpuRates, metered, perPod, procMemory, type Metered } from './lib/metered.js'
 import { apiserverSeries } from './lib/apiserver-metrics.js'
+import jsonpatch from 'fast-json-patch'
 import { procCpuSeconds, run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
 import { BARE_NULL_SERVER, REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type NullProc, type WebhookProc } from './lib/webhook.js'
@@ -53,6 +54,10 @@ const ROUNDS = Number(flag('rounds', '5'))
 /** Also measure node's bare HTTP/2 server (bench/bare-null-server.mjs) in the throughput rounds. */
 const BARE_FLOOR = argv.includes('--bare-floor')
 const CONCURRENT = Number(flag('concurrent', '1000'))
+/** Pod CREATE: webhook URLs on host "localhost." so that the apiserver calls them over HTTP/1.1, as in a cluster (see the e2e section). */
+const HTTP1 = argv.includes('--http1')
+/** Pod CREATE: also the null webhooks answering the smallest patch (one annotation), beside the patch floor. */
+const MIN_PATCH_FLOOR = argv.includes('--min-patch-floor')
 /** Peers measured beside wasm-admission in the pod-CREATE rounds, plus a correctness side by side: `kyverno` (docs/comparison.md). */
 const PEERS = flag('peers', '').split(',').filter((p) => p !== '')
 for (const p of PEERS) if (p !== 'kyverno') throw new Error(`--peers: unknown peer ${p} (known: kyverno)`)
@@ -93,7 +98,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS },
+  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, http1: HTTP1, minPatchFloor: MIN_PATCH_FLOOR },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -343,13 +348,25 @@ async function main(): Promise<void> {
       }
     }
     if (chartConfigs.length !== 2) throw new Error(`expected 2 webhook configurations from the chart, found ${chartConfigs.length}`)
+    // --http1: the apiserver speaks HTTP/2 to a webhook only when its URL's host is loopback or
+    // "localhost" (k8s.io/apiserver pkg/util/webhook/client.go isLocalHost; every other URL and every
+    // Service webhook gets NextProtos http/1.1, kubernetes#75791), i.e. HTTP/1.1 in a real cluster.
+    // "localhost." (fully qualified) is not one of those names, resolves to 127.0.0.1 through
+    // /etc/hosts, and matches the certificate's DNS:localhost: the same traffic over HTTP/1.1.
+    const urlHost = (u: string): string => {
+      if (!HTTP1) return u
+      const x = new URL(u)
+      x.hostname = 'localhost.'
+      return x.toString()
+    }
+    for (const { obj } of chartConfigs) for (const w of obj.webhooks) w.clientConfig.url = urlHost(w.clientConfig.url)
     for (const { path, obj } of chartConfigs) await kube.must('DELETE', `${path}/${obj.metadata.name}`)
     /** The chart's configurations with every clientConfig.url moved to `base` (path kept) and a name prefix. */
     const retarget = (base: string, prefix: string): Array<{ path: string; obj: any }> =>
       chartConfigs.map(({ path, obj }) => {
         const o = structuredClone(obj)
         o.metadata.name = `${prefix}${o.metadata.name}`
-        for (const w of o.webhooks) w.clientConfig.url = base + new URL(w.clientConfig.url).pathname
+        for (const w of o.webhooks) w.clientConfig.url = urlHost(base + new URL(w.clientConfig.url).pathname)
         return { path, obj: o }
       })
     const rcOf = async (): Promise<string | undefined> => (await wasmProbe()).spec?.runtimeClassName
@@ -370,7 +387,10 @@ async function main(): Promise<void> {
     await nullSrv.setPatch(floorPatch)
     log(`  patch floor: ${JSON.stringify(floorPatch)}`)
     // what wasm-admission answers to the apiserver for the rounds' pod (both reviews), for the record
-    const answers = { mutate: floorAnswer, validate: (await post1(webhook.url, '/validate', fixtures['wasm-1']!.validate)).body }
+    // (the validating review of the pod as the apiserver sends it: the captured one, mutated by the patch)
+    const validateReview = JSON.parse(fixtures['wasm-1']!.validate)
+    validateReview.request.object = jsonpatch.applyPatch(validateReview.request.object, floorPatch, false, false).newDocument
+    const answers = { mutate: floorAnswer, validate: (await post1(webhook.url, '/validate', JSON.stringify(validateReview))).body }
     log(`  wasm-admission's answers: ${JSON.stringify(answers)}`)
     const backends: PodCreateBackend[] = [
       { name: 'none', describe: 'no admission webhook or policy (the built-in RuntimeClass plugin only)', install: async () => {}, uninstall: async () => {}, active: async () => (await rcOf()) === undefined, inactive: async () => true },
@@ -388,6 +408,17 @@ async function main(): Promise<void> {
         active: async () => (await callsPerProbe(nullSrv.count)) >= 2 && typeof (await rcOf()) === 'string',
         inactive: async () => (await callsPerProbe(nullSrv.count)) === 0 && (await rcOf()) === undefined,
       }),
+      ...(MIN_PATCH_FLOOR
+        ? [
+            objectsBackend(kube, {
+              name: 'null-webhooks-min-patch',
+              describe: 'the same null webhooks, the mutating one answering the smallest patch (one annotation added; bench/null-server.mjs /patch-min)',
+              objects: retarget(`${nullSrv.url}/patch-min`, 'nullmin-'),
+              active: async () => (await callsPerProbe(nullSrv.count)) >= 2 && (await wasmProbe()).metadata?.annotations?.['bench-floor'] === 'x',
+              inactive: async () => (await callsPerProbe(nullSrv.count)) === 0 && (await wasmProbe()).metadata?.annotations?.['bench-floor'] === undefined,
+            }),
+          ]
+        : []),
       objectsBackend(kube, {
         name: 'mutating-admission-policy',
         describe: `in-process MutatingAdmissionPolicy (CEL, admissionregistration.k8s.io/v1): runtimeClassName ${MAP_RUNTIME_CLASS} for images matching ${MAP_IMAGE_PATTERN}, then the RuntimeClass plugin`,
@@ -451,6 +482,9 @@ async function main(): Promise<void> {
       return a.ms
     }
     for (let k = 0; k < 50; k++) await createPod() // warm the apiserver (connections, caches)
+    // What each process spends with nothing asked of it (the apiserver's own loops, etcd, timers):
+    // charged to the rounds by their wall time, it is subtracted in the "net" CPU per pod.
+    const idleRates = await idleCpuRates(pids(), 10)
     const before = await webhookCount()
     const nullConnsBefore = await nullSrv.connections()
     const podsBefore = podSeq
@@ -467,12 +501,13 @@ async function main(): Promise<void> {
     const wasmPods = e2e.backends['wasm-admission']!.pooled.n
     const calls = (await webhookCount()) - before
     results.e2e = { ...e2e, webhookCalls: calls, webhookCallsPerPod: r2(calls / wasmPods), probeCallsIncluded: true, podsCreated: podSeq - podsBefore }
-    results.e2e.costs = Object.fromEntries(meteredBackends.map((m) => [m.backend.name, perPod(m.rounds)]))
+    results.e2e.costs = Object.fromEntries(meteredBackends.map((m) => [m.backend.name, perPod(m.rounds, idleRates)]))
+    results.e2e.idleCpuMsPerSecond = Object.fromEntries(Object.entries(idleRates).map(([k, v]) => [k, r2(v * 1000)]))
     results.e2e.floorPatch = floorPatch
     results.e2e.wasmAdmissionAnswers = answers
     const nullConnsAfter = await nullSrv.connections()
     // Whether the apiserver keeps its connections to a webhook: new TLS connections / HTTP/2 sessions at the null server over the rounds
-    results.e2e.nullServerConnectionsDuringRounds = { tls: nullConnsAfter.tls - nullConnsBefore.tls, h2: nullConnsAfter.h2 - nullConnsBefore.h2, reviews: (await nullSrv.count()) }
+    results.e2e.nullServerConnectionsDuringRounds = { tls: nullConnsAfter.tls - nullConnsBefore.tls, h2: nullConnsAfter.h2 - nullConnsBefore.h2, reviews: nullConnsAfter.reviews - nullConnsBefore.reviews, h2Reviews: nullConnsAfter.h2Reviews - nullConnsBefore.h2Reviews }
     results.e2e.memory = Object.fromEntries(Object.entries(pids()).flatMap(([k, pid]) => (pid === undefined ? [] : [[k, roundAll(procMemory(pid))]])))
     if (ky) results.peers.kyverno.admissionRequests = await ky.admissionRequests()
 
@@ -714,6 +749,11 @@ function table(r: Record<string, any>): string {
       const wc = [27, 9, ...procs.map(() => 15)]
       out.push(row(['backend', 'registry', ...procs.map((p) => `${p} ms`)], wc))
       for (const [name, c] of Object.entries<any>(e.costs)) out.push(row([name, c.registryRequestsPerPod, ...procs.map((p) => c.cpuMsPerPod[p])], wc))
+      if (e.idleCpuMsPerSecond) {
+        out.push(`   ... net of each process's idle CPU (${Object.entries<any>(e.idleCpuMsPerSecond).map(([k, v]) => `${k} ${v}`).join(', ')} ms/s, measured 10 s before the rounds) over the rounds' wall time; total = the sum`)
+        out.push(row(['backend', 'wall s', ...procs.map((p) => `${p} ms`), 'total ms'], [...wc, 12]))
+        for (const [name, c] of Object.entries<any>(e.costs)) out.push(row([name, c.wallSeconds, ...procs.map((p) => c.netCpuMsPerPod[p]), r2(procs.reduce((a, p) => a + (c.netCpuMsPerPod[p] ?? 0), 0))], [...wc, 12]))
+      }
       // the apiserver's own metrics per pod (bench/lib/apiserver-metrics.ts): ms in each step / plugin / webhook, calls
       const names = Object.keys(e.costs)
       const keys = [...new Set(Object.values<any>(e.costs).flatMap((c: any) => Object.keys(c.countersPerPod ?? {})))].sort()
@@ -724,7 +764,8 @@ function table(r: Record<string, any>): string {
         for (const k of keys) out.push(row([k.replace(/^apiserver_admission_/, '').slice(0, 95), ...names.map((n) => e.costs[n].countersPerPod?.[k] ?? 0)], wk))
       }
     }
-    if (e.nullServerConnectionsDuringRounds) out.push(`   null server: ${e.nullServerConnectionsDuringRounds.tls} new TLS connections, ${e.nullServerConnectionsDuringRounds.h2} HTTP/2 sessions during the rounds; patch floor ${JSON.stringify(e.floorPatch)}`)
+    const nc = e.nullServerConnectionsDuringRounds
+    if (nc) out.push(`   null server during the rounds: ${nc.reviews} reviews (${nc.h2Reviews} over HTTP/2) on ${nc.tls} new TLS connections (${nc.h2} HTTP/2 sessions; the bench's own GETs included); patch floor ${JSON.stringify(e.floorPatch)}`)
     if (e.memory) out.push(`   RSS / peak MB after the rounds: ${Object.entries<any>(e.memory).map(([k, m]) => `${k} ${m.rssMB}/${m.peakMB}`).join(', ')}`)
     out.push('')
   }

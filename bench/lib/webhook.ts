@@ -102,8 +102,8 @@ export interface NullProc {
   url: string
   /** Reviews answered so far (its GET /count). */
   count(): Promise<number>
-  /** TLS connections accepted and HTTP/2 sessions opened so far (its GET /connections; bench/null-server.mjs only). */
-  connections(): Promise<{ tls: number; h2: number }>
+  /** TLS connections accepted, HTTP/2 sessions opened, reviews served and those over HTTP/2 so far (its GET /connections; bench/null-server.mjs only). */
+  connections(): Promise<{ tls: number; h2: number; reviews: number; h2Reviews: number }>
   /** Sets the constant JSON patch its /patch/mutate answers with (PUT /patch; bench/null-server.mjs only). */
   setPatch(ops: unknown[]): Promise<void>
   stop(): Promise<void>
@@ -119,7 +119,7 @@ export async function startNullServer(dir: string, tlsDir: string, caPem: string
   }, 30_000)
   const url = `https://127.0.0.1:${port}`
   const count = async (): Promise<number> => Number((await httpsGetText(`${url}/count`, caPem)).trim())
-  const connections = async (): Promise<{ tls: number; h2: number }> => JSON.parse(await httpsGetText(`${url}/connections`, caPem))
+  const connections = async (): Promise<{ tls: number; h2: number; reviews: number; h2Reviews: number }> => JSON.parse(await httpsGetText(`${url}/connections`, caPem))
   const setPatch = async (ops: unknown[]): Promise<void> => {
     const status = await httpsPut(`${url}/patch`, caPem, JSON.stringify(ops))
     if (status !== 204) throw new Error(`null server PUT /patch: HTTP ${status}`)
