@@ -54,8 +54,6 @@ const ROUNDS = Number(flag('rounds', '5'))
 /** Also measure node's bare HTTP/2 server (bench/bare-null-server.mjs) in the throughput rounds. */
 const BARE_FLOOR = argv.includes('--bare-floor')
 const CONCURRENT = Number(flag('concurrent', '1000'))
-/** Pod CREATE: webhook URLs on host "localhost." so that the apiserver calls them over HTTP/1.1, as in a cluster (see the e2e section). */
-const HTTP1 = argv.includes('--http1')
 /** Pod CREATE: also the null webhooks answering the smallest patch (one annotation), beside the patch floor. */
 const MIN_PATCH_FLOOR = argv.includes('--min-patch-floor')
 /** Peers measured beside wasm-admission in the pod-CREATE rounds, plus a correctness side by side: `kyverno` (docs/comparison.md). */
@@ -98,7 +96,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, http1: HTTP1, minPatchFloor: MIN_PATCH_FLOOR },
+  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, minPatchFloor: MIN_PATCH_FLOOR },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -348,25 +346,18 @@ async function main(): Promise<void> {
       }
     }
     if (chartConfigs.length !== 2) throw new Error(`expected 2 webhook configurations from the chart, found ${chartConfigs.length}`)
-    // --http1: the apiserver speaks HTTP/2 to a webhook only when its URL's host is loopback or
-    // "localhost" (k8s.io/apiserver pkg/util/webhook/client.go isLocalHost; every other URL and every
-    // Service webhook gets NextProtos http/1.1, kubernetes#75791), i.e. HTTP/1.1 in a real cluster.
-    // "localhost." (fully qualified) is not one of those names, resolves to 127.0.0.1 through
-    // /etc/hosts, and matches the certificate's DNS:localhost: the same traffic over HTTP/1.1.
-    const urlHost = (u: string): string => {
-      if (!HTTP1) return u
-      const x = new URL(u)
-      x.hostname = 'localhost.'
-      return x.toString()
-    }
-    for (const { obj } of chartConfigs) for (const w of obj.webhooks) w.clientConfig.url = urlHost(w.clientConfig.url)
+    // Protocol: the apiserver speaks HTTP/2 to a URL webhook on a loopback address or "localhost"
+    // (k8s.io/apiserver pkg/util/webhook/client.go isLocalHost), HTTP/1.1 to any other URL and to
+    // every Service webhook (NextProtos http/1.1, kubernetes#75791). Every webhook backend here is
+    // on 127.0.0.1, so all of them are called over one HTTP/2 session (the null server counts it);
+    // in a cluster the same calls go over kept-alive HTTP/1.1 connections.
     for (const { path, obj } of chartConfigs) await kube.must('DELETE', `${path}/${obj.metadata.name}`)
     /** The chart's configurations with every clientConfig.url moved to `base` (path kept) and a name prefix. */
     const retarget = (base: string, prefix: string): Array<{ path: string; obj: any }> =>
       chartConfigs.map(({ path, obj }) => {
         const o = structuredClone(obj)
         o.metadata.name = `${prefix}${o.metadata.name}`
-        for (const w of o.webhooks) w.clientConfig.url = urlHost(base + new URL(w.clientConfig.url).pathname)
+        for (const w of o.webhooks) w.clientConfig.url = base + new URL(w.clientConfig.url).pathname
         return { path, obj: o }
       })
     const rcOf = async (): Promise<string | undefined> => (await wasmProbe()).spec?.runtimeClassName
