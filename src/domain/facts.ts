@@ -131,6 +131,12 @@ export interface Eligibility {
 export interface ClusterFacts {
   /** False when there is no cluster knowledge at all (the placeholder source). */
   known: boolean
+  /**
+   * True when this view never changes (a snapshot of the informers' index: a change hands out a new
+   * view). Answers derived from it may then be remembered for as long as the view lives (decide's
+   * automatic RuntimeClass choice does, with a frozen policy).
+   */
+  readonly immutable?: boolean
   runtimeClass(name: string): RuntimeClassInfo | undefined
   runtimeClasses(): RuntimeClassInfo[]
   /** Labels of a namespace, undefined when the namespace is not (yet) known. */

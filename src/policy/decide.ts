@@ -118,11 +118,41 @@ interface Plan {
   note?: string
 }
 
+type Choice = { readonly name?: string; readonly note?: string }
+
+/**
+ * Automatic choices remembered per cluster view and policy object, keyed by family and the pod's
+ * scheduling: the choice is a function of those alone, and reviews repeat (every pod of a workload,
+ * every review of one shape), while computing it filters every RuntimeClass and asks the eligibility
+ * of each candidate. Only for views that never change (ClusterFacts.immutable) and deeply frozen
+ * policies (the PolicyStore freezes what it loads), so a remembered answer is never stale; any other
+ * view or policy is answered afresh. Both WeakMaps let a replaced view or policy go with its answers.
+ */
+const choices = new WeakMap<ClusterFacts, WeakMap<Policy, Map<string, Choice>>>()
+/** Remembered choices per (view, policy), at most (the map is cleared when full). */
+const CHOICE_MEMO_LIMIT = 1024
+
 /** Chooses the RuntimeClass for a family: the fixed one, or the best automatic candidate. */
-export function chooseRuntimeClass(family: RuntimeFamily, scheduling: PodScheduling, cluster: ClusterFacts, policy: Policy): { name?: string; note?: string } {
+export function chooseRuntimeClass(family: RuntimeFamily, scheduling: PodScheduling, cluster: ClusterFacts, policy: Policy): Choice {
   const fp = policy.families[family]
   if (fp.runtimeClass !== 'auto') return { name: fp.runtimeClass.name }
   if (!cluster.known) return { note: `no cluster facts to choose a RuntimeClass for ${family} automatically` }
+  if (cluster.immutable !== true || !Object.isFrozen(policy)) return chooseAutomatically(family, fp, scheduling, cluster, policy)
+  let perPolicy = choices.get(cluster)
+  if (perPolicy === undefined) choices.set(cluster, (perPolicy = new WeakMap()))
+  let memo = perPolicy.get(policy)
+  if (memo === undefined) perPolicy.set(policy, (memo = new Map()))
+  const key = `${family}\u0000${JSON.stringify(scheduling)}`
+  let choice = memo.get(key)
+  if (choice === undefined) {
+    choice = chooseAutomatically(family, fp, scheduling, cluster, policy)
+    if (memo.size >= CHOICE_MEMO_LIMIT) memo.clear()
+    memo.set(key, choice)
+  }
+  return choice
+}
+
+function chooseAutomatically(family: RuntimeFamily, fp: FamilyPolicy, scheduling: PodScheduling, cluster: ClusterFacts, policy: Policy): Choice {
   const ofFamily = cluster.runtimeClasses().filter((rc) => fp.handlers.includes(rc.handler))
   if (ofFamily.length === 0) {
     return { note: `no RuntimeClass has a ${family} handler (${handlerList(fp)}); fix: create one, or name it in the policy's families.${family}.runtimeClass` }

@@ -14,7 +14,7 @@ export const DEFAULT_HANDLERS: Record<RuntimeFamily, string[]> = {
 }
 
 function family(handlers: string[], annotations: Record<string, string> = {}): FamilyPolicy {
-  return { runtimeClass: 'auto', handlers, tolerations: [], annotations }
+  return { runtimeClass: 'auto', handlers: [...handlers], tolerations: [], annotations }
 }
 
 /** The policy in force when no file is given: automatic for every family, enforce everywhere. */

@@ -13,7 +13,19 @@ export interface PolicyStoreEvents {
 }
 
 /**
- * Holds the policy in force. With a file, it is loaded at start (an invalid file is fatal then)
+ * Freezes a policy and everything in it: a policy in force is never changed in place (a reload
+ * installs a new object), and decide() remembers answers per frozen policy object (src/policy/decide.ts).
+ */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/**
+ * Holds the policy in force (deeply frozen). With a file, it is loaded at start (an invalid file is fatal then)
  * and reloaded on change; a bad new file keeps the old policy and is reported.
  */
 export class PolicyStore {
@@ -26,10 +38,10 @@ export class PolicyStore {
     private readonly file: string | undefined,
     private readonly events: PolicyStoreEvents = {},
   ) {
-    this.policy = defaultPolicy()
+    this.policy = deepFreeze(defaultPolicy())
     if (file) {
       const text = this.read()
-      this.policy = parsePolicy(text, file)
+      this.policy = deepFreeze(parsePolicy(text, file))
       this.lastText = text
     }
   }
@@ -65,7 +77,7 @@ export class PolicyStore {
     }
     if (text === this.lastText) return false
     try {
-      this.policy = parsePolicy(text, this.file)
+      this.policy = deepFreeze(parsePolicy(text, this.file))
     } catch (e) {
       return this.reject(e as WasmAdmissionError, text)
     }

@@ -94,6 +94,9 @@ export class IndexSnapshot implements ClusterFacts {
   /** The scheduling object decide() passes for several classes: serialised once. */
   private readonly schedulingKeys = new WeakMap<PodScheduling, string>()
 
+  /** A snapshot never changes (see the class comment). */
+  readonly immutable = true
+
   constructor(private readonly s: State) {}
 
   get known(): boolean {
