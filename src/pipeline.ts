@@ -13,7 +13,7 @@ import type { ClusterFactsSource, Facts, ImageFactsSource } from './domain/facts
 import type { GroupVersionKind, KubeObject, Operation } from './domain/kube.js'
 import type { Policy } from './domain/policy.js'
 import { isPodKind, podSpecPath, podTemplateOf, type PodTemplate } from './domain/workload.js'
-import { gatherFacts } from './facts/gather.js'
+import { gatherFacts, gatherFactsNowOrLater } from './facts/gather.js'
 import { decide, type Decision } from './policy/decide.js'
 export type { Decision, Violation } from './policy/decide.js'
 import { WasmAdmissionError, formatMessage, isWasmAdmissionError } from './errors.js'
@@ -88,8 +88,22 @@ export async function reviewTemplate(
   policy: Policy,
   signal: AbortSignal,
 ): Promise<{ decision: Decision; patch: JsonPatchOperation[] }> {
+  return reviewTemplateNowOrLater(input, sources, policy, signal)
+}
+
+/** reviewTemplate, answered at once (no promise) when every image's facts are in the cache. */
+function reviewTemplateNowOrLater(
+  input: TemplateReview,
+  sources: Pick<PipelineDeps, 'images' | 'cluster'>,
+  policy: Policy,
+  signal: AbortSignal,
+): { decision: Decision; patch: JsonPatchOperation[] } | Promise<{ decision: Decision; patch: JsonPatchOperation[] }> {
+  const facts = gatherFactsNowOrLater({ namespace: input.namespace, template: input.template }, sources.images, sources.cluster, signal)
+  return facts instanceof Promise ? facts.then((f) => decideAndPatch(input, f, policy)) : decideAndPatch(input, facts, policy)
+}
+
+function decideAndPatch(input: TemplateReview, facts: Facts, policy: Policy): { decision: Decision; patch: JsonPatchOperation[] } {
   const { endpoint, operation, kind, namespace, template, oldTemplate } = input
-  const facts = await gatherFacts({ namespace, template }, sources.images, sources.cluster, signal)
   const decision = decide({ endpoint, operation, kind, namespace, isPod: isPodKind(kind), template, oldTemplate }, facts, policy)
   const patch = decision.mutations.length > 0 ? patchFor(input.object, template, decision.mutations) : []
   return { decision, patch }
@@ -138,12 +152,13 @@ export async function runReview(endpoint: Endpoint, body: unknown, deps: Pipelin
     const oldTemplate = request.operation === 'UPDATE' ? podTemplateOf(request.kind, request.oldObject) : undefined
     const namespace = request.namespace ?? ''
     const policy = deps.policy()
-    const { decision, patch } = await reviewTemplate(
+    const reviewed = reviewTemplateNowOrLater(
       { endpoint, operation: request.operation, kind: request.kind, namespace, object: request.object!, template, oldTemplate },
       deps,
       policy,
       signal,
     )
+    const { decision, patch } = reviewed instanceof Promise ? await reviewed : reviewed
     return answer(answerFor(decision, patch), decision.outcome, decision.mode)
   } catch (e) {
     const error = isWasmAdmissionError(e) ? e : new WasmAdmissionError('WA_ERR_INTERNAL', [(e as Error)?.message ?? String(e)], { cause: e })

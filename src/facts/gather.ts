@@ -1,5 +1,5 @@
 import { containersOf, stringMap, type PodTemplate } from '../domain/workload.js'
-import type { ClusterFactsSource, ImageFact, ImageFactsSource } from '../domain/facts.js'
+import type { ClusterFacts, ClusterFactsSource, ImageFact, ImageFactsSource, ImageLookupContext } from '../domain/facts.js'
 import type { Facts } from '../domain/facts.js'
 import { formatMessage } from '../errors.js'
 
@@ -26,6 +26,14 @@ function failedFact(image: string, e: unknown): ImageFact {
  * deadline, failures recorded as unknown), and the cluster snapshot (memory only).
  */
 export async function gatherFacts(input: GatherInput, images: ImageFactsSource, cluster: ClusterFactsSource, signal: AbortSignal): Promise<Facts> {
+  return gatherFactsNowOrLater(input, images, cluster, signal)
+}
+
+/**
+ * gatherFacts, answered at once (a value, not a promise) when every image is in the image cache:
+ * the warm path of a review then allocates no promise and waits for no microtask.
+ */
+export function gatherFactsNowOrLater(input: GatherInput, images: ImageFactsSource, cluster: ClusterFactsSource, signal: AbortSignal): Facts | Promise<Facts> {
   const snapshot = cluster.snapshot()
   const ctx = {
     signal,
@@ -40,14 +48,17 @@ export async function gatherFacts(input: GatherInput, images: ImageFactsSource, 
   // Images answered here are not looked up again below (each is counted once in the cache metrics).
   const known = new Map<string, ImageFact>()
   if (images.cached !== undefined) {
-    const scope = { namespace: ctx.namespace, pullSecretNames: ctx.pullSecretNames, serviceAccountName: ctx.serviceAccountName }
     for (const image of list) {
-      const fact = images.cached(image, scope)
+      const fact = images.cached(image, ctx)
       if (fact === undefined) break
       known.set(image, fact)
     }
     if (known.size === list.length) return { images: known, cluster: snapshot }
   }
+  return lookUpTheRest(list, known, ctx, images, snapshot, signal)
+}
+
+async function lookUpTheRest(list: string[], known: ReadonlyMap<string, ImageFact>, ctx: ImageLookupContext, images: ImageFactsSource, snapshot: ClusterFacts, signal: AbortSignal): Promise<Facts> {
   const aborted = new Promise<'deadline'>((resolve) => {
     if (signal.aborted) resolve('deadline')
     else signal.addEventListener('abort', () => resolve('deadline'), { once: true })
