@@ -21,6 +21,9 @@
  * have annotations). Against /patch, it tells the cost of a patch as such from the cost of what
  * wasm-admission's patch sets (a RuntimeClass, its scheduling, a command).
  *
+ * Under /patch-slow the answers are /patch's, each sent after a wait (PUT /slow-ms, a JSON number):
+ * the patch floor answering as late as a slower handler, without its CPU.
+ *
  * Runs the compiled code like the webhook (plain JS importing dist/: `npm run build` compiles src/
  * only). Prints {"port":N} once listening.
  *   node bench/null-server.mjs TLS_DIR [PORT]   (after npm run build)
@@ -42,9 +45,13 @@ app.server.on('session', () => h2Sessions++)
 let patchFields = ''
 const allow = (uid, extra = '') => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true${extra}}}`
 const minPatchFields = `,"patchType":"JSONPatch","patch":${JSON.stringify(Buffer.from(JSON.stringify([{ op: 'add', path: '/metadata/annotations/bench-floor', value: 'x' }])).toString('base64'))}`
-for (const path of ['/mutate', '/validate', '/patch/mutate', '/patch/validate', '/patch-min/mutate', '/patch-min/validate']) {
-  const extra = () => (path === '/patch/mutate' ? patchFields : path === '/patch-min/mutate' ? minPatchFields : '')
+/** Wall time (ms) the /patch-slow answers wait before they are sent, without CPU (PUT /slow-ms). */
+let slowMs = 0
+for (const path of ['/mutate', '/validate', '/patch/mutate', '/patch/validate', '/patch-min/mutate', '/patch-min/validate', '/patch-slow/mutate', '/patch-slow/validate']) {
+  const extra = () => (path === '/patch/mutate' || path === '/patch-slow/mutate' ? patchFields : path === '/patch-min/mutate' ? minPatchFields : '')
+  const slow = path.startsWith('/patch-slow/')
   app.post(path, async (request, reply) => {
+    if (slow && slowMs > 0) await new Promise((r) => setTimeout(r, slowMs))
     served++
     if (request.raw.httpVersionMajor === 2) h2Reviews++
     const uid = request.body?.request?.uid ?? ''
@@ -55,6 +62,10 @@ app.put('/patch', async (request, reply) => {
   const ops = request.body
   if (!Array.isArray(ops)) return reply.code(400).send('a JSON patch (array) expected')
   patchFields = `,"patchType":"JSONPatch","patch":${JSON.stringify(Buffer.from(JSON.stringify(ops)).toString('base64'))}`
+  return reply.code(204).send()
+})
+app.put('/slow-ms', async (request, reply) => {
+  slowMs = Number(request.body)
   return reply.code(204).send()
 })
 app.get('/count', async (_request, reply) => reply.code(200).send(String(served)))

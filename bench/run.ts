@@ -56,6 +56,8 @@ const BARE_FLOOR = argv.includes('--bare-floor')
 const CONCURRENT = Number(flag('concurrent', '1000'))
 /** Pod CREATE: also the null webhooks answering the smallest patch (one annotation), beside the patch floor. */
 const MIN_PATCH_FLOOR = argv.includes('--min-patch-floor')
+/** Pod CREATE: also the patch floor answering every review this many ms late (a timer: latency without CPU). */
+const SLOW_PATCH_FLOOR_MS = Number(flag('slow-patch-floor', '0'))
 /** Peers measured beside wasm-admission in the pod-CREATE rounds, plus a correctness side by side: `kyverno` (docs/comparison.md). */
 const PEERS = flag('peers', '').split(',').filter((p) => p !== '')
 for (const p of PEERS) if (p !== 'kyverno') throw new Error(`--peers: unknown peer ${p} (known: kyverno)`)
@@ -96,7 +98,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, minPatchFloor: MIN_PATCH_FLOOR },
+  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, minPatchFloor: MIN_PATCH_FLOOR, slowPatchFloorMs: SLOW_PATCH_FLOOR_MS },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -376,6 +378,7 @@ async function main(): Promise<void> {
     const floorPatch = floorAnswer.response?.patch ? JSON.parse(Buffer.from(floorAnswer.response.patch, 'base64').toString('utf8')) : []
     if (!Array.isArray(floorPatch) || floorPatch.length === 0) throw new Error(`no patch from wasm-admission for the wasm-1 review: ${JSON.stringify(floorAnswer).slice(0, 300)}`)
     await nullSrv.setPatch(floorPatch)
+    await nullSrv.setSlowMs(SLOW_PATCH_FLOOR_MS)
     log(`  patch floor: ${JSON.stringify(floorPatch)}`)
     // what wasm-admission answers to the apiserver for the rounds' pod (both reviews), for the record
     // (the validating review of the pod as the apiserver sends it: the captured one, mutated by the patch)
@@ -399,6 +402,17 @@ async function main(): Promise<void> {
         active: async () => (await callsPerProbe(nullSrv.count)) >= 2 && typeof (await rcOf()) === 'string',
         inactive: async () => (await callsPerProbe(nullSrv.count)) === 0 && (await rcOf()) === undefined,
       }),
+      ...(SLOW_PATCH_FLOOR_MS > 0
+        ? [
+            objectsBackend(kube, {
+              name: 'null-webhooks-patch-slow',
+              describe: `the patch floor with every answer sent ${SLOW_PATCH_FLOOR_MS} ms late (a timer, no CPU; bench/null-server.mjs /patch-slow)`,
+              objects: retarget(`${nullSrv.url}/patch-slow`, 'nullslow-'),
+              active: async () => (await callsPerProbe(nullSrv.count)) >= 2 && typeof (await rcOf()) === 'string',
+              inactive: async () => (await callsPerProbe(nullSrv.count)) === 0 && (await rcOf()) === undefined,
+            }),
+          ]
+        : []),
       ...(MIN_PATCH_FLOOR
         ? [
             objectsBackend(kube, {

@@ -106,6 +106,8 @@ export interface NullProc {
   connections(): Promise<{ tls: number; h2: number; reviews: number; h2Reviews: number }>
   /** Sets the constant JSON patch its /patch/mutate answers with (PUT /patch; bench/null-server.mjs only). */
   setPatch(ops: unknown[]): Promise<void>
+  /** Sets the wait before each /patch-slow answer (PUT /slow-ms; bench/null-server.mjs only). */
+  setSlowMs(ms: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -124,7 +126,11 @@ export async function startNullServer(dir: string, tlsDir: string, caPem: string
     const status = await httpsPut(`${url}/patch`, caPem, JSON.stringify(ops))
     if (status !== 204) throw new Error(`null server PUT /patch: HTTP ${status}`)
   }
-  return { child, url, count, connections, setPatch, stop: () => child.stop() }
+  const setSlowMs = async (ms: number): Promise<void> => {
+    const status = await httpsPut(`${url}/slow-ms`, caPem, JSON.stringify(ms))
+    if (status !== 204) throw new Error(`null server PUT /slow-ms: HTTP ${status}`)
+  }
+  return { child, url, count, connections, setPatch, setSlowMs, stop: () => child.stop() }
 }
 
 export { procMemory }
