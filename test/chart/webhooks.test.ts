@@ -1,6 +1,6 @@
 // MutatingWebhookConfiguration and ValidatingWebhookConfiguration: settings, selectors, rules and
 // clientConfig for the service, url, cert-manager, Helm-generated and bring-your-own variants.
-import { X509Certificate } from 'node:crypto'
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import t from 'tap'
 import { PERMUTATIONS, helmSkip, one, template, type K8sObject } from './helm.js'
 
@@ -166,6 +166,9 @@ t.test('helm mode: generated CA and serving certificate are consistent', { skip 
   t.equal(tls.type, 'kubernetes.io/tls')
   const leaf = new X509Certificate(Buffer.from(tls.data['tls.crt'], 'base64'))
   t.ok(ca.ca, 'CA certificate is a CA')
+  // ECDSA P-256, not Helm's default RSA-2048: a TLS handshake costs the webhook less CPU (docs/benchmarks.md)
+  for (const c of [ca, leaf]) t.match(c.publicKey.asymmetricKeyDetails, { namedCurve: 'prime256v1' }, `${c.subject}: ECDSA P-256 key`)
+  t.equal(createPrivateKey(Buffer.from(tls.data['tls.key'], 'base64')).asymmetricKeyType, 'ec', 'serving key is EC')
   t.ok(leaf.checkIssued(ca) && leaf.verify(ca.publicKey), 'serving certificate signed by the CA')
   const days = (c: X509Certificate): number => (Date.parse(c.validTo) - Date.parse(c.validFrom)) / 86_400_000
   t.ok(days(ca) >= 3649, `CA lives ~10 years (${days(ca)} days)`)
