@@ -194,7 +194,8 @@ function planMutations(t: PodTemplate, a: PodAnalysis, cluster: ClusterFacts, po
     note = chosen.note
   }
   const fp = policy.families[using]
-  const tolerations = missingTolerations(schedulingOf(t.spec).tolerations, fp.tolerations)
+  // (Most policies add no toleration: then there is nothing to compare.)
+  const tolerations = fp.tolerations.length > 0 ? missingTolerations(schedulingOf(t.spec).tolerations, fp.tolerations) : []
   if (tolerations.length > 0) mutations.push({ type: 'tolerations', add: tolerations })
   const annotations = stringMap(t.metadata['annotations'])
   const addAnn = Object.fromEntries(Object.entries(fp.annotations).filter(([k]) => !(k in annotations)))
