@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyListenOptions } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseServeOptions, reviewDeadlineMs, serveHelp, type ServeOptions } from '../config/serve-options.js'
-import { batchedDestination, createLogger, requestLineLogger } from '../log/logger.js'
+import { createLogger, requestLineLogger } from '../log/logger.js'
 import { WebhookMetrics } from '../metrics/metrics.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { CertificateSource } from '../tls/cert-source.js'
@@ -36,7 +36,7 @@ export interface ServeIO {
   stderr: (s: string) => void
   /** Where signals come from (the process, in production). */
   signals?: { on(signal: 'SIGTERM' | 'SIGINT', fn: () => void): unknown; off?(signal: 'SIGTERM' | 'SIGINT', fn: () => void): unknown }
-  /** Log destination (by default stdout, file descriptor 1, through log/logger.ts batchedDestination). */
+  /** Log destination (stdout by default). */
   logDestination?: DestinationStream
   /** Monotonic clock in ms. */
   now?: () => number
@@ -108,7 +108,7 @@ async function waitForCertificate(certs: CertificateSource, pollMs: number, stop
 }
 
 export async function startServer(opts: ServeOptions, io: ServeIO): Promise<RunningServer> {
-  const logger = createLogger(opts.logLevel, io.logDestination ?? batchedDestination(1))
+  const logger = createLogger(opts.logLevel, io.logDestination)
   const metrics = new WebhookMetrics()
   const now = io.now ?? (() => performance.now())
   const pollMs = opts.pollIntervalSeconds * 1000

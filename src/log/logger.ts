@@ -20,26 +20,6 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   )
 }
 
-/** The serving process's log lines are written in batches of at least this many bytes ... */
-export const LOG_BATCH_BYTES = 4096
-/** ... or at the latest this long after they were logged (and at exit). */
-export const LOG_FLUSH_MS = 100
-
-/**
- * The destination of `serve` (stdout, file descriptor 1, unless the caller passes another): pino's
- * own sonic-boom destination, batched. pino's default destination writes every line with its own
- * fs.write as soon as none is in flight; at thousands of reviews a second that write
- * (thread-pool round trip + callback) was the larger part of the per-review log line's cost
- * (docs/benchmarks.md, "Handler CPU"). Here lines are collected until LOG_BATCH_BYTES (about a dozen
- * review lines) or for at most LOG_FLUSH_MS (sonic-boom's periodicFlush, an unref'd timer), so at low
- * traffic a line appears within 100 ms. pino flushes the rest synchronously when the process exits
- * (its destination registers that for asynchronous sonic-boom streams); a SIGKILL loses at most the
- * last 100 ms of lines.
- */
-export function batchedDestination(fd: number): DestinationStream {
-  return pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_MS })
-}
-
 /**
  * pino's isoTime, formatted once per millisecond: at thousands of reviews a second most log lines
  * share their millisecond with the previous one (the same text pino.stdTimeFunctions.isoTime writes).

@@ -63,34 +63,3 @@ t.test('the request line logger follows the base logger level', async (t) => {
   await flush()
   t.equal(s.lines.length, 0)
 })
-
-// The serving process's destination (batchedDestination): lines are written in batches, yet a line
-// logged at low traffic still comes out without more lines behind it, and nothing is lost at exit.
-// A child process writes through it to a pipe, as in a container.
-t.test('the batched destination: a lone line comes out while the process runs, and the rest at exit', async (t) => {
-  const { spawn } = await import('node:child_process')
-  const { fileURLToPath } = await import('node:url')
-  const logger = fileURLToPath(new URL('../../src/log/logger.ts', import.meta.url))
-  const script = `
-    const { createLogger, requestLineLogger, batchedDestination } = await import(${JSON.stringify(logger)})
-    const base = createLogger('info', batchedDestination(1))
-    base.info('first line')
-    process.stdin.once('data', () => {
-      const lines = requestLineLogger(base)
-      for (let i = 0; i < 3; i++) lines.info({ i }, 'before exit')
-      process.exit(0)
-    })`
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const deadline = Date.now() + 30_000
-  while (!out.includes('first line') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20))
-  t.ok(out.includes('first line'), 'the lone line was written without another line or the exit behind it')
-  child.stdin.write('go\n')
-  t.equal(await exited, 0)
-  // 'exit' can come before the pipe's last bytes are read
-  await new Promise<void>((r) => (child.stdout.readableEnded ? r() : child.stdout.once('end', () => r())))
-  const lines = out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { msg: string; i?: number })
-  t.same(lines.map((l) => l.msg), ['first line', 'before exit', 'before exit', 'before exit'], 'every line, once, in order, flushed at process.exit')
-})
