@@ -40,6 +40,24 @@ import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/s
 // ------------------------------------------------------------------ options
 
 const argv = process.argv.slice(2)
+/** Options with a value, and switches; anything else is refused before a run starts (a full run is ~20 min). */
+const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'node-args', 'node-options', 'peers', 'slow-patch-floor']
+const SWITCHES = ['bare-floor', 'min-patch-floor']
+const USAGE = `usage: scripts/bench.sh [--only throughput,registry,e2e,scale] [--rounds N] [--seconds N] [--fixtures a,b]
+  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--node-args "..."] [--node-options "..."|none]
+  [--peers kyverno] [--slow-patch-floor MS] [--bare-floor] [--min-patch-floor]     (docs/benchmarks.md)`
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]!
+  if (a === '--help' || a === '-h') {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  if (a.startsWith('--') && VALUE_OPTIONS.includes(a.slice(2)) && i + 1 < argv.length) i++
+  else if (!(a.startsWith('--') && SWITCHES.includes(a.slice(2)))) {
+    console.error(`bench: unknown option or missing value: ${a}\n${USAGE}`)
+    process.exit(2)
+  }
+}
 const flag = (name: string, def: string): string => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 && argv[i + 1] ? argv[i + 1]! : def
