@@ -1,7 +1,7 @@
 // Small process and HTTP helpers for the bench (node: builtins only).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
-export { freePorts, httpGet, run, waitFor, type RunResult } from '../../test/harness/process.js'
+export { freePorts, httpGet, run, StopWaiting, waitFor, type RunResult } from '../../test/harness/process.js'
 
 
 

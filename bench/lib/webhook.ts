@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { get as httpsGet, request as httpsRequest } from 'node:https'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { httpGet, spawnLogged, waitFor, freePorts, procMemory, type Child } from './proc.js'
+import { httpGet, spawnLogged, StopWaiting, waitFor, freePorts, procMemory, type Child } from './proc.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 export const CLI = join(REPO_ROOT, 'dist/src/cli.js')
@@ -60,7 +60,7 @@ export async function startWebhook(a: WebhookArgs, name = 'webhook'): Promise<We
   const started = performance.now()
   const child = spawnLogged(process.execPath, args, join(a.dir, `${name}-${port}.log`), { ...process.env, NODE_OPTIONS: a.nodeOptions ?? '' })
   await waitFor('webhook /readyz', async () => {
-    if (child.proc.exitCode !== null) throw new Error(`webhook exited: ${child.tail()}`)
+    if (child.proc.exitCode !== null) throw new StopWaiting(`webhook exited: ${child.tail()}`)
     return (await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200
   }, 300_000, 10).catch((e: Error) => {
     throw new Error(`${e.message}\n${child.tail()}`)
@@ -116,7 +116,7 @@ export async function startNullServer(dir: string, tlsDir: string, caPem: string
   const [port] = (await freePorts(1)) as [number]
   const child = spawnLogged(process.execPath, [script, tlsDir, String(port)], join(dir, `null-${port}.log`), { ...process.env, NODE_OPTIONS: nodeOptions })
   await waitFor('null server', () => {
-    if (child.proc.exitCode !== null) throw new Error(`null server exited: ${child.tail()}`)
+    if (child.proc.exitCode !== null) throw new StopWaiting(`null server exited: ${child.tail()}`)
     return child.tail().includes('"port"')
   }, 30_000)
   const url = `https://127.0.0.1:${port}`

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import type { Kube } from '../lib/kube.js'
-import { freePorts, httpGet, procCpuSeconds, procMemory, spawnLogged, waitFor, type Child } from '../lib/proc.js'
+import { freePorts, httpGet, procCpuSeconds, procMemory, spawnLogged, StopWaiting, waitFor, type Child } from '../lib/proc.js'
 import { REPO_ROOT } from '../lib/webhook.js'
 
 export const KYVERNO_POLICY_DIR = join(REPO_ROOT, 'bench/peers/kyverno')
@@ -101,7 +101,7 @@ export async function startKyverno(o: { tools: KyvernoTools; kube: Kube; kubectl
   // first policy passes Kyverno's own policy-validating webhook.
   let last = ''
   await waitFor('kyverno webhook configurations and its policy webhook answering', async () => {
-    if (child.proc.exitCode !== null) throw new Error(`kyverno exited: ${child.tail()}`)
+    if (child.proc.exitCode !== null) throw new StopWaiting(`kyverno exited: ${child.tail()}`)
     if ((await webhookConfigs(o.kube)).length === 0) return false
     const a = await o.kube.req('POST', `${o.probePolicy.path}?dryRun=All`, o.probePolicy.obj)
     last = `HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 600)}`
