@@ -295,6 +295,8 @@ interface DsOutcome {
   targets: string[]
   /** Per target: the created pod (as stored) and whether the scheduler bound it. */
   pods: Map<string, { pod: Record<string, unknown>; bound: boolean; why: string }>
+  /** The controller could create no pod: the apiserver refused every one (its FailedCreate Event's message). */
+  refused?: string
 }
 
 function daemonSetObject(m: Materialised): Record<string, unknown> {
@@ -319,13 +321,24 @@ type FullPod = PodJson & { spec: Record<string, any> & { nodeName?: string } }
 async function runDaemonSets(api: KubeRest, batch: string, ms: Materialised[]): Promise<Map<string, DsOutcome>> {
   await mapLimit(ms, 8, (m) => api.call('POST', '/apis/apps/v1/namespaces/default/daemonsets', daemonSetObject(m)))
   const out = new Map<string, DsOutcome>()
+  let waiting = ''
   await waitFor(
     `the DaemonSet controller and the scheduler to finish ${ms.length} DaemonSets of ${batch}`,
     async () => {
-      const [dss, pods] = await Promise.all([
+      const [dss, pods, events] = await Promise.all([
         api.call<{ items: Array<DsJson & { metadata: { name: string } }> }>('GET', '/apis/apps/v1/namespaces/default/daemonsets'),
         api.call<{ items: FullPod[] }>('GET', '/api/v1/namespaces/default/pods'),
+        // The controller's "Error creating: ..." (k8s.io/kubernetes v1.36.3 pkg/controller/controller_utils.go
+        // RealPodControl.createPods, reason FailedCreate) when the apiserver refuses its pods.
+        api.call<{ items: Array<{ reason?: string; message?: string; involvedObject: { kind?: string; name?: string } }> }>('GET', '/api/v1/namespaces/default/events?fieldSelector=involvedObject.kind%3DDaemonSet%2Creason%3DFailedCreate'),
       ])
+      // The RuntimeClass admission plugin refuses a pod whose nodeSelector conflicts with the class's
+      // (plugin/pkg/admission/runtimeclass/admission.go): the template's conflict refuses every pod.
+      const refusedBy = new Map<string, string>()
+      for (const e of events.items) {
+        if (e.involvedObject.name && /conflict: runtimeClass\.scheduling\.nodeSelector/.test(e.message ?? '')) refusedBy.set(e.involvedObject.name, e.message ?? '')
+      }
+      const unfinished: string[] = []
       const byDs = new Map<string, FullPod[]>()
       for (const p of pods.items) {
         const ds = (p.metadata as { labels?: Record<string, string> }).labels?.['ds']
@@ -336,7 +349,15 @@ async function runDaemonSets(api: KubeRest, batch: string, ms: Materialised[]): 
         const ds = dss.items.find((d) => d.metadata.name === m.id)
         if (!ds || ds.status?.observedGeneration !== ds.metadata.generation || ds.status?.desiredNumberScheduled === undefined) continue
         const created = byDs.get(m.id) ?? []
-        if (created.length !== ds.status.desiredNumberScheduled) continue
+        const refused = refusedBy.get(m.id)
+        if (refused !== undefined && created.length === 0) {
+          out.set(m.id, { targets: [], pods: new Map(), refused })
+          continue
+        }
+        if (created.length !== ds.status.desiredNumberScheduled) {
+          unfinished.push(`${m.id}: ${created.length} of ${ds.status.desiredNumberScheduled} pods created`)
+          continue
+        }
         const o: DsOutcome = { targets: [], pods: new Map() }
         let decided = true
         for (const p of created) {
@@ -347,14 +368,20 @@ async function runDaemonSets(api: KubeRest, batch: string, ms: Materialised[]): 
           o.targets.push(node)
           o.pods.set(node, { pod: p as unknown as Record<string, unknown>, bound: Boolean(p.spec.nodeName), why: unsched?.message ?? 'bound' })
         }
-        if (!decided) continue
+        if (!decided) {
+          unfinished.push(`${m.id}: a pod neither bound nor unschedulable`)
+          continue
+        }
         o.targets.sort()
         out.set(m.id, o)
       }
+      waiting = unfinished.join('; ')
       return out.size === ms.length ? true : undefined
     },
     300_000,
-  )
+  ).catch((e: Error) => {
+    throw new Error(`${e.message} (still waiting: ${waiting})`)
+  })
   return out
 }
 
@@ -379,6 +406,7 @@ t.test(`DaemonSets: wasm-admission agrees with the real DaemonSet controller and
   let targeted = 0
   let stuck = 0
   let denied = 0
+  let refused = 0
   const DS_BATCH = 40
   for (let b = 0; b * DS_BATCH < cases.length; b++) {
     const batch = `ds${b}`
@@ -406,14 +434,19 @@ t.test(`DaemonSets: wasm-admission agrees with the real DaemonSet controller and
       // 1. which nodes the controller targets
       const placement = snapshot.placement(rc.name, scheduling, policy)
       const stuckNodes = o.targets.filter((n) => !o.pods.get(n)!.bound)
-      if (placement.targeted !== o.targets.length) problems.push(`targets: controller ${o.targets.length} [${o.targets.join(', ')}], wasm-admission ${placement.targeted}`)
-      if (placement.ineligibleNames.join() !== stuckNodes.sort().join()) problems.push(`pods that never run: scheduler [${stuckNodes.join(', ')}], wasm-admission [${placement.ineligibleNames.join(', ')}]`)
+      if (o.refused !== undefined) {
+        // Every pod refused at creation: no placement to compare; the verdict below must deny (no pod runs).
+        refused++
+      } else {
+        if (placement.targeted !== o.targets.length) problems.push(`targets: controller ${o.targets.length} [${o.targets.join(', ')}], wasm-admission ${placement.targeted}`)
+        if (placement.ineligibleNames.join() !== stuckNodes.sort().join()) problems.push(`pods that never run: scheduler [${stuckNodes.join(', ')}], wasm-admission [${placement.ineligibleNames.join(', ')}]`)
+      }
       // 2. the verdict on the DaemonSet: deny exactly when a created pod can never be scheduled, or when
       //    the controller creates no pod at all (a Wasm DaemonSet that runs nowhere, like a Deployment whose
       //    pods fit no node)
       const verdict = decide({ endpoint: 'validate', operation: 'CREATE', kind, namespace: 'default', isPod: false, template }, { images: DS_IMAGES, cluster: snapshot }, policy)
       const runsEverywhereItGoes = o.targets.length > 0 && stuckNodes.length === 0
-      if (verdict.allowed !== runsEverywhereItGoes) problems.push(`DaemonSet verdict: allowed=${verdict.allowed} but the controller created ${o.targets.length} pods, ${stuckNodes.length} stuck; ${verdict.violations.map((v) => v.message).join(' | ')}`)
+      if (verdict.allowed !== runsEverywhereItGoes) problems.push(`DaemonSet verdict: allowed=${verdict.allowed} but the controller created ${o.targets.length} pods, ${stuckNodes.length} stuck${o.refused !== undefined ? ` (every pod refused: ${o.refused})` : ''}; ${verdict.violations.map((v) => v.message).join(' | ')}`)
       // 3. each pod the controller created, as stored (RuntimeClass merged, DaemonSet tolerations, pinned)
       for (const [node, p] of o.pods) {
         const podKind = { group: '', version: 'v1', kind: 'Pod' }
@@ -436,6 +469,7 @@ t.test(`DaemonSets: wasm-admission agrees with the real DaemonSet controller and
   ledger.add('daemonSetPods', targeted)
   ledger.add('daemonSetPodsStuck', stuck)
   ledger.add('daemonSetsDenied', denied)
+  ledger.add('daemonSetsRefusedByRuntimeClassPlugin', refused)
   ledger.add('daemonSetDisagreements', disagreements.length)
   ledger.add('daemonSetMs', Date.now() - started)
   // Pods that never schedule need a RuntimeClass nodeSelector a targeted node misses: usual, not certain, at 30 cases.
