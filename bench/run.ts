@@ -356,6 +356,7 @@ async function main(): Promise<void> {
     // selectors and match conditions are the chart's, not a copy that can drift.
     await helm('upgrade', webhook.url)
     const wasmProbe = async (): Promise<any> => (await kube.req('POST', '/api/v1/namespaces/e2e/pods?dryRun=All', podOf('probe', [img('spin-scratch', 'v1')]))).body
+    const linuxProbe = async (): Promise<any> => (await kube.req('POST', '/api/v1/namespaces/e2e/pods?dryRun=All', podOf('probe', [img('linux', 'v1')]))).body
     await waitFor('the apiserver to call the webhook', async () => typeof (await wasmProbe()).spec?.runtimeClassName === 'string')
     const chartConfigs: Array<{ path: string; obj: any }> = []
     for (const path of [MUTATING_CONFIGS, VALIDATING_CONFIGS]) {
@@ -456,7 +457,27 @@ async function main(): Promise<void> {
         active: async () => (await callsPerProbe(webhookCount)) >= 2 && typeof (await rcOf()) === 'string',
         inactive: async () => (await callsPerProbe(webhookCount)) === 0 && (await rcOf()) === undefined,
       }),
+      // The same two, creating a Linux pod instead: what every other pod of a cluster pays for the
+      // add-on (both webhooks are called, nothing is patched), against the null webhooks.
+      objectsBackend(kube, {
+        name: 'null-webhooks-linux',
+        describe: 'the null webhooks, creating a Linux pod (samples/linux) instead of the Wasm pod',
+        objects: retarget(nullSrv.url, 'nulllinux-'),
+        active: async () => (await callsPerProbe(nullSrv.count)) >= 2,
+        inactive: async () => (await callsPerProbe(nullSrv.count)) === 0,
+        createPod: () => createLinuxPod(),
+      }),
+      objectsBackend(kube, {
+        name: 'wasm-admission-linux',
+        describe: "wasm-admission (the chart's configurations), creating a Linux pod (allowed unchanged: no patch)",
+        objects: chartConfigs,
+        // the Linux pod's dry run warms the webhook's image cache for the Linux image before the round
+        active: async () => (await linuxProbe()).spec?.runtimeClassName === undefined && (await callsPerProbe(webhookCount)) >= 2 && typeof (await rcOf()) === 'string',
+        inactive: async () => (await callsPerProbe(webhookCount)) === 0 && (await rcOf()) === undefined,
+        createPod: () => createLinuxPod(),
+      }),
     ]
+    const LINUX_BACKENDS = new Set(['null-webhooks-linux', 'wasm-admission-linux'])
     // ---- peers: Kyverno (bench/peers/kyverno.ts), running the whole time; registered = its policy exists
     let ky: KyvernoProc | null = null
     const mpol = kyvernoPolicy('mutatingpolicy.yaml')
@@ -499,11 +520,13 @@ async function main(): Promise<void> {
     })
     const meteredBackends: Array<Metered<PodCreateBackend>> = backends.map((b) => metered(b, { pids, registryRequests: () => regProxy.count(), counters: () => apiserverSeries(kube) }, E2E_PODS))
     let podSeq = 0
-    const createPod = async (): Promise<number> => {
-      const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${podSeq++}`, [img('spin-scratch', 'v1')]))
+    const createPodOf = async (image: string): Promise<number> => {
+      const a = await kube.req('POST', '/api/v1/namespaces/e2e/pods', podOf(`e2e-${podSeq++}`, [image]))
       if (a.status !== 201) throw new Error(`pod create: HTTP ${a.status} ${JSON.stringify(a.body).slice(0, 300)}`)
       return a.ms
     }
+    const createPod = (): Promise<number> => createPodOf(img('spin-scratch', 'v1'))
+    const createLinuxPod = (): Promise<number> => createPodOf(img('linux', 'v1'))
     for (let k = 0; k < 50; k++) await createPod() // warm the apiserver (connections, caches)
     // What each process spends with nothing asked of it (the apiserver's own loops, etcd, timers):
     // charged to the rounds by their wall time, it is subtracted in the "net" CPU per pod.
@@ -511,17 +534,24 @@ async function main(): Promise<void> {
     const before = await webhookCount()
     const nullConnsBefore = await nullSrv.connections()
     const podsBefore = podSeq
+    const wasmPodBackends = backends.filter((b) => !LINUX_BACKENDS.has(b.name))
     const e2e = await podCreateRounds({
       backends: meteredBackends.map((m) => m.backend),
       rounds: ROUNDS,
       pods: E2E_PODS,
       concurrency: 4,
       createPod,
-      // every backend against every one listed before it (the floors come first)
-      pairs: backends.flatMap((a, i) => backends.slice(0, i).map((b) => [a.name, b.name] as [string, string])),
+      // every Wasm-pod backend against every one listed before it (the floors come first); the Linux
+      // pod's backends against each other and against no webhook
+      pairs: [
+        ...wasmPodBackends.flatMap((a, i) => wasmPodBackends.slice(0, i).map((b) => [a.name, b.name] as [string, string])),
+        ['wasm-admission-linux', 'null-webhooks-linux'],
+        ['null-webhooks-linux', 'none'],
+        ['wasm-admission-linux', 'none'],
+      ],
       log,
     })
-    const wasmPods = e2e.backends['wasm-admission']!.pooled.n
+    const wasmPods = e2e.backends['wasm-admission']!.pooled.n + e2e.backends['wasm-admission-linux']!.pooled.n
     const calls = (await webhookCount()) - before
     results.e2e = { ...e2e, webhookCalls: calls, webhookCallsPerPod: r2(calls / wasmPods), probeCallsIncluded: true, podsCreated: podSeq - podsBefore }
     results.e2e.costs = Object.fromEntries(meteredBackends.map((m) => [m.backend.name, perPod(m.rounds, idleRates)]))

@@ -20,6 +20,8 @@ export interface PodCreateBackend {
   active(): Promise<boolean>
   /** True once the apiserver no longer applies it; default: !active(). */
   inactive?(): Promise<boolean>
+  /** Creates one pod of this backend's rounds (default: the rounds' createPod, the Wasm pod). */
+  createPod?: () => Promise<number>
 }
 
 export interface RoundStats {
@@ -81,10 +83,11 @@ export async function podCreateRounds(o: {
       await b.install()
       await waitFor(`${b.name} active`, () => b.active(), 120_000, 50)
       const ms: number[] = []
+      const createPod = b.createPod ?? o.createPod
       let next = 0
       await Promise.all(
         Array.from({ length: o.concurrency }, async () => {
-          while (next++ < o.pods) ms.push(await o.createPod())
+          while (next++ < o.pods) ms.push(await createPod())
         }),
       )
       await b.uninstall()
@@ -114,7 +117,10 @@ export async function podCreateRounds(o: {
 }
 
 /** A backend made of admission objects posted to the apiserver and deleted again. */
-export function objectsBackend(kube: Kube, o: { name: string; describe: string; objects: Array<{ path: string; obj: any }>; active: () => Promise<boolean>; inactive?: () => Promise<boolean> }): PodCreateBackend {
+export function objectsBackend(
+  kube: Kube,
+  o: { name: string; describe: string; objects: Array<{ path: string; obj: any }>; active: () => Promise<boolean>; inactive?: () => Promise<boolean>; createPod?: () => Promise<number> },
+): PodCreateBackend {
   return {
     name: o.name,
     describe: o.describe,
@@ -126,5 +132,6 @@ export function objectsBackend(kube: Kube, o: { name: string; describe: string; 
     },
     active: o.active,
     ...(o.inactive ? { inactive: o.inactive } : {}),
+    ...(o.createPod ? { createPod: o.createPod } : {}),
   }
 }
