@@ -3,7 +3,7 @@ import { constants as http2Constants } from 'node:http2'
 import type { Logger } from 'pino'
 import { encodeReview } from '../admission/encode.js'
 import { apiVersionOf, uidOf } from '../admission/decode.js'
-import { failureAnswer, runReview, type PipelineDeps } from '../pipeline.js'
+import { failureAnswer, runReview, type PipelineDeps, type ReviewResult } from '../pipeline.js'
 import type { Endpoint } from '../domain/endpoint.js'
 import { BodyTooLargeError, readJsonBody, REVIEW_BODY_LIMIT } from './body.js'
 import { DeadlineSignals } from './deadline-signals.js'
@@ -181,7 +181,13 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
       if (request.body instanceof BodyFailure) return answerBodyFailure(reply, endpoint, request.body.error)
       if (request.body === undefined) return answerBodyFailure(reply, endpoint, new WasmAdmissionError('WA_ERR_BODY_UNPARSEABLE', ['body is empty']))
       const started = opts.now()
-      const result = await runReview(endpoint, request.body, opts.deps, deadlines.signal())
+      const deadline = deadlines.acquire()
+      let result: ReviewResult
+      try {
+        result = await runReview(endpoint, request.body, opts.deps, deadline.signal)
+      } finally {
+        deadline.release()
+      }
       const durationMs = opts.now() - started
       const fields = { ...result.log, duration_ms: Math.round(durationMs * 1000) / 1000 }
       if (result.error) opts.logger.error({ ...fields, code: (result.error as WasmAdmissionError).code, err: result.error }, 'admission review failed')
