@@ -60,7 +60,7 @@ export interface InformerClusterSourceOptions {
   /** Backoff after errors: base and cap. Default 1 s and 30 s. */
   backoffBaseMs?: number
   backoffMaxMs?: number
-  /** Page size of lists. Default 100 (smaller pages keep the transient heap of a relist small). */
+  /** Page size of lists. Default DEFAULT_LIST_PAGE_SIZE. */
   pageSize?: number
   /** Per-request timeout of list pages. Default 60 s. */
   listTimeoutMs?: number
@@ -69,6 +69,14 @@ export interface InformerClusterSourceOptions {
   /** Wall clock in ms (readiness "since" times). Default Date.now. */
   now?: () => number
 }
+
+/**
+ * Objects per list page (`limit`). A page's garbage (the JSON text, ~12-15 kB per Node, and its parse,
+ * ~17 kB more; Nodes carry up to 50 images) must die in V8's young generation: with the shipped
+ * `--max-semi-space-size=2` a page of 100 Nodes (~3 MB) outgrew it, was promoted, and grew old space
+ * (and the RSS) by ~10 MB at 5,000 nodes; 50 (~1.5 MB) stays young (docs/benchmarks.md, "Memory").
+ */
+export const DEFAULT_LIST_PAGE_SIZE = 50
 
 /** A change of the index: which kind, and the object's name ('*' when a relist changed something). */
 export interface ClusterChangeEvent {
@@ -106,7 +114,7 @@ export class InformerClusterSource implements ClusterFactsSource {
     const env: ReflectorEnv = {
       conn: this.conn,
       now: this.now,
-      pageSize: opts.pageSize ?? 100,
+      pageSize: opts.pageSize ?? DEFAULT_LIST_PAGE_SIZE,
       listTimeoutMs: opts.listTimeoutMs ?? 60_000,
       inactivityMs: opts.inactivityMs ?? 90_000,
       watchTimeoutSeconds: opts.watchTimeoutSeconds ?? 300,

@@ -10,7 +10,7 @@
 import t, { type Test } from 'tap'
 import { Registry } from 'prom-client'
 import { loadKubeConnection } from '../../../src/facts/cluster/kubeconfig.js'
-import { InformerClusterSource, type InformerClusterSourceOptions } from '../../../src/facts/cluster/informers.js'
+import { DEFAULT_LIST_PAGE_SIZE, InformerClusterSource, type InformerClusterSourceOptions } from '../../../src/facts/cluster/informers.js'
 import { startControlPlane, type ControlPlane } from '../../harness/control-plane.js'
 import { compactEtcd, startApiserverProxy, type ApiserverProxy } from '../../perf/proxies.js'
 import { nodeJson, pod, testPolicy } from './helpers.js'
@@ -75,6 +75,15 @@ t.test('informer robustness on the real apiserver behind a fault-injecting proxy
     t.match(src.snapshot().namespaceLabels('labelled'), { x: 'y' })
     await waitFor(() => proxy.openWatches(NODES) === 1, 'watch to open')
     t.equal(src.readiness().ready, true)
+  })
+
+  await t.test('the default page size: pages small enough to die in the young generation', async (t) => {
+    const { proxy, src } = await setup(t, { pageSize: undefined })
+    await src.start()
+    t.ok(src.synced())
+    const pages = proxy.requests.filter((r) => r.path === NODES && !r.watch)
+    t.ok(pages.length > 0 && pages.every((r) => r.query.get('limit') === '50'), `node lists ask for limit=50 (${pages.map((r) => r.query.get('limit')).join(',')})`)
+    t.equal(DEFAULT_LIST_PAGE_SIZE, 50)
   })
 
   await t.test('410 Gone: a watch from a compacted resourceVersion relists (real ERROR event from the apiserver)', async (t) => {
