@@ -41,6 +41,9 @@ ENV NODE_ENV=production
 # string is the chart's deployment.nodeOptions default (test/dockerfile.test.ts keeps them equal);
 # override with -e NODE_OPTIONS=... or the chart value.
 ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256"
+# glibc malloc: two arenas instead of one per thread, and fixed mmap/trim thresholds so freed large
+# buffers go back to the system; the chart's deployment.mallocEnv default is the same (test/dockerfile.test.ts).
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 # Files stay owned by root and read-only for the process (the chart also sets readOnlyRootFilesystem).
 COPY package.json ./
 COPY --from=prod-deps /src/node_modules ./node_modules

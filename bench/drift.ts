@@ -16,6 +16,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePorts, httpGet, procCpuSeconds, procMemory, spawnLogged } from './lib/proc.js'
+import { shippedMallocEnv, shippedNodeOptions } from './lib/webhook.js'
 import { issueServingCert, makeCa } from '../test/helpers/tls.js'
 import type { ImageFact, ImageFactsSource } from '../src/domain/facts.js'
 
@@ -204,8 +205,8 @@ try {
   const serve = async (drift: boolean) => {
     const [port, health] = (await freePorts(2)) as [number, number]
     const args = ['dist/src/cli.js', 'serve', '--host', '127.0.0.1', '--port', String(port), '--health-port', String(health), '--tls-dir', join(dir, 'tls'), '--policy', join(dir, 'policy.yaml'), '--kubeconfig', cp.kubeconfigPath, '--no-registry', '--log-level', 'warn', ...(drift ? ['--drift', '--drift-identity', 'serve-bench', '--drift-lease-name', 'serve-bench'] : [])]
-    // With the image's (and the chart's) V8 flags, as it runs in a cluster.
-    const child = spawnLogged(process.execPath, args, join(dir, `serve-${drift}.log`), { ...process.env, NODE_OPTIONS: process.env['SERVE_NODE_OPTIONS'] ?? '--max-semi-space-size=2 --max-old-space-size=256' })
+    // With the image's (and the chart's) V8 flags and malloc settings, as it runs in a cluster.
+    const child = spawnLogged(process.execPath, args, join(dir, `serve-${drift}.log`), { ...process.env, ...shippedMallocEnv(), NODE_OPTIONS: process.env['SERVE_NODE_OPTIONS'] ?? shippedNodeOptions() })
     const t = performance.now()
     const evaluated = async (): Promise<boolean> => {
       const r = await httpGet(`http://127.0.0.1:${health}/metrics`).catch(() => undefined)

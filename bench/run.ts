@@ -33,7 +33,7 @@ import { apiserverSeries } from './lib/apiserver-metrics.js'
 import jsonpatch from 'fast-json-patch'
 import { procCpuSeconds, run, waitFor } from './lib/proc.js'
 import { r2, summarize, type Summary } from './lib/stats.js'
-import { BARE_NULL_SERVER, REPO_ROOT, shippedNodeOptions, startNullServer, startWebhook, type NullProc, type WebhookProc } from './lib/webhook.js'
+import { BARE_NULL_SERVER, REPO_ROOT, shippedMallocEnv, shippedNodeOptions, startNullServer, startWebhook, type NullProc, type WebhookProc } from './lib/webhook.js'
 import { kyvernoPolicy, kyvernoTools, startKyverno, type KyvernoProc } from './peers/kyverno.js'
 import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/side-by-side.js'
 
@@ -41,10 +41,10 @@ import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/s
 
 const argv = process.argv.slice(2)
 /** Options with a value, and switches; anything else is refused before a run starts (a full run is ~20 min). */
-const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'node-args', 'node-options', 'peers', 'slow-patch-floor']
+const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'node-args', 'node-options', 'malloc-env', 'peers', 'slow-patch-floor']
 const SWITCHES = ['bare-floor', 'min-patch-floor']
 const USAGE = `usage: scripts/bench.sh [--only throughput,registry,e2e,scale] [--rounds N] [--seconds N] [--fixtures a,b]
-  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--node-args "..."] [--node-options "..."|none]
+  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--node-args "..."] [--node-options "..."|none] [--malloc-env none]
   [--peers kyverno] [--slow-patch-floor MS] [--bare-floor] [--min-patch-floor]     (docs/benchmarks.md)`
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!
@@ -86,6 +86,8 @@ const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '
 /** NODE_OPTIONS of the webhook: the shipped default (the chart's deployment.nodeOptions, also the image's ENV), or `none`. */
 const NODE_OPTIONS_FLAG = flag('node-options', shippedNodeOptions())
 const WEBHOOK_NODE_OPTIONS = NODE_OPTIONS_FLAG === 'none' ? '' : NODE_OPTIONS_FLAG
+/** The webhook's glibc malloc environment: the shipped default (the chart's deployment.mallocEnv, also the image's ENV), or `none` (glibc's defaults). */
+const WEBHOOK_MALLOC_ENV = flag('malloc-env', 'shipped') === 'none' ? {} : shippedMallocEnv()
 const H1_CONNS = 16
 const H2_CONNS = 2
 const H2_STREAMS = 16
@@ -116,7 +118,7 @@ const results: Record<string, any> = {
     h2load: safe(() => execFileSync('h2load', ['--version'], { encoding: 'utf8' }).trim()),
     otherProcesses: safe(() => execFileSync('sh', ['-c', "pgrep -af 'kube-apiserver|etcd|tap|wrk|h2load' | grep -v pgrep | cut -c1-120 || true"], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)),
   },
-  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, minPatchFloor: MIN_PATCH_FLOOR, slowPatchFloorMs: SLOW_PATCH_FLOOR_MS },
+  options: { peers: PEERS, sections: SECTIONS, seconds: SECONDS, rounds: ROUNDS, bareFloor: BARE_FLOOR, sizes: SIZES, e2ePods: E2E_PODS, concurrent: CONCURRENT, h1: { connections: H1_CONNS }, h2: { connections: H2_CONNS, streams: H2_STREAMS }, webhookNodeArgs: WEBHOOK_NODE_ARGS, webhookNodeOptions: WEBHOOK_NODE_OPTIONS, webhookMallocEnv: WEBHOOK_MALLOC_ENV, minPatchFloor: MIN_PATCH_FLOOR, slowPatchFloorMs: SLOW_PATCH_FLOOR_MS },
 }
 
 function safe<T>(f: () => T): T | string {
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
 
   const registryConfig = join(dir, 'registry-config.yaml')
   writeFileSync(registryConfig, toYaml({ plainHttp: [regProxy.host], allowHosts: ['127.0.0.0/8'] }))
-  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS, nodeOptions: WEBHOOK_NODE_OPTIONS }
+  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS, nodeOptions: WEBHOOK_NODE_OPTIONS, env: WEBHOOK_MALLOC_ENV }
 
   // helm, url mode
   const helmHome = join(dir, 'helm')
@@ -775,7 +777,7 @@ function table(r: Record<string, any>): string {
   }
   if (r.scale) {
     const w = [7, 9, 9, 22, 9, 9, 9, 9, 9, 9, 9]
-    out.push(`2. Scale (50 RuntimeClasses; wasm-1 fixture over HTTP/1.1; memory after sync; NODE_OPTIONS="${r.options.webhookNodeOptions ?? ''}"${r.options.webhookNodeArgs?.length ? `, node args ${r.options.webhookNodeArgs.join(' ')}` : ''})`)
+    out.push(`2. Scale (50 RuntimeClasses; wasm-1 fixture over HTTP/1.1; memory after sync; NODE_OPTIONS="${r.options.webhookNodeOptions ?? ''}", malloc env ${Object.entries(r.options.webhookMallocEnv ?? {}).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}${r.options.webhookNodeArgs?.length ? `, node args ${r.options.webhookNodeArgs.join(' ')}` : ''})`)
     out.push(row(['nodes', 'ready ms', 'nodes ms', 'RSS/peak MB', 'heap MB', 'r/s', 'p50', 'p99', 'seq p50', 'api calls'], w))
     for (const x of r.scale.rows) out.push(row([x.nodes, x.readyMs, x.syncMs.nodes ?? '?', `${x.memoryAfterSync.rssMB}/${x.memoryAfterLoad.peakMB}`, x.memoryAfterSync.heapUsedMB, x.load.rps, x.load.p50, x.load.p99, x.sequential.p50, x.apiserverNonWatchRequestsDuringLoad], w))
     if (r.scale.latencyRatioLastToFirst) out.push(`   latency largest/smallest: p50 x${r.scale.latencyRatioLastToFirst.p50}, p99 x${r.scale.latencyRatioLastToFirst.p99}, sequential p50 x${r.scale.latencyRatioLastToFirst.sequentialP50}`)

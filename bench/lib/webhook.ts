@@ -16,6 +16,12 @@ export function shippedNodeOptions(): string {
   return values.deployment?.nodeOptions ?? ''
 }
 
+/** The glibc malloc environment the image and the chart ship (the chart's deployment.mallocEnv; the Dockerfile's ENV is equal). */
+export function shippedMallocEnv(): Record<string, string> {
+  const values = parseYaml(readFileSync(join(REPO_ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment?: { mallocEnv?: Record<string, string> } }
+  return values.deployment?.mallocEnv ?? {}
+}
+
 export interface WebhookProc {
   child: Child
   port: number
@@ -38,6 +44,8 @@ export interface WebhookArgs {
   nodeArgs?: string[]
   /** NODE_OPTIONS for the webhook ('' = Node's defaults). */
   nodeOptions?: string
+  /** Extra environment (default: the shipped glibc malloc settings, shippedMallocEnv(); {} = glibc's defaults). */
+  env?: Record<string, string>
   extraArgs?: string[]
   logLevel?: string
 }
@@ -58,7 +66,7 @@ export async function startWebhook(a: WebhookArgs, name = 'webhook'): Promise<We
     ...(a.extraArgs ?? []),
   ]
   const started = performance.now()
-  const child = spawnLogged(process.execPath, args, join(a.dir, `${name}-${port}.log`), { ...process.env, NODE_OPTIONS: a.nodeOptions ?? '' })
+  const child = spawnLogged(process.execPath, args, join(a.dir, `${name}-${port}.log`), { ...process.env, ...(a.env ?? shippedMallocEnv()), NODE_OPTIONS: a.nodeOptions ?? '' })
   await waitFor('webhook /readyz', async () => {
     if (child.proc.exitCode !== null) throw new StopWaiting(`webhook exited: ${child.tail()}`)
     return (await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200

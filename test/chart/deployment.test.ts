@@ -44,6 +44,21 @@ t.test('default Deployment', { skip }, async (t) => {
     t.notOk(env2.includes('NODE_OPTIONS'), 'nodeOptions "" renders no NODE_OPTIONS (the image default applies)')
   })
 
+  t.test('malloc defaults: deployment.mallocEnv rendered as env, null renders none', async (t) => {
+    const env = Object.fromEntries(spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]))
+    t.same(
+      Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('MALLOC_'))),
+      { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' },
+      'two arenas, fixed mmap and trim thresholds',
+    )
+    const { docs } = await template({ values: { deployment: { mallocEnv: null } } })
+    const names = one(docs, 'Deployment').spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)
+    t.notOk(names.some((n: string) => n.startsWith('MALLOC_')), 'mallocEnv null renders no MALLOC_* (the image default applies)')
+    const bad = await template({ values: { deployment: { mallocEnv: { PATH: '/tmp' } } } })
+    t.not(bad.code, 0, 'only MALLOC_* names are accepted (the schema refuses others)')
+    t.match(bad.stderr, /'PATH' does not match pattern/, 'and says which name')
+  })
+
   t.test('ports, probes and flags', async (t) => {
     const c = spec.containers[0]
     t.same(
