@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, access } from 'node:fs/promises
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { parse as parseYaml } from 'yaml'
 
 import { buildImage, mountImage, pushImage, type BuiltImage, type MountedImage, type PushedImage } from '../harness/image.js'
 import { run } from '../harness/process.js'
@@ -45,6 +46,10 @@ t.test('config: non-root user, node as the entrypoint, exec-form serve, producti
   t.same(c.Cmd, ['dist/src/cli.js', 'serve'])
   t.equal(c.WorkingDir, '/app')
   t.ok(c.Env?.includes('NODE_ENV=production'), 'NODE_ENV=production')
+  // The heap flags and the glibc malloc settings the chart also ships (docs/benchmarks.md, section 2b).
+  const values = parseYaml(await readFile(join(import.meta.dirname, '..', '..', 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment: { nodeOptions: string; mallocEnv: Record<string, string> } }
+  t.ok(c.Env?.includes(`NODE_OPTIONS=${values.deployment.nodeOptions}`), 'NODE_OPTIONS as the chart\'s deployment.nodeOptions')
+  for (const [k, v] of Object.entries(values.deployment.mallocEnv)) t.ok(c.Env?.includes(`${k}=${v}`), `${k}=${v} as the chart's deployment.mallocEnv`)
   t.ok(c.ExposedPorts !== undefined && '8443/tcp' in c.ExposedPorts && '8080/tcp' in c.ExposedPorts, 'webhook and health ports')
 })
 
