@@ -407,15 +407,19 @@ async function main(): Promise<void> {
     validateReview.request.object = jsonpatch.applyPatch(validateReview.request.object, floorPatch, false, false).newDocument
     const answers = { mutate: floorAnswer, validate: (await post1(webhook.url, '/validate', JSON.stringify(validateReview))).body }
     log(`  wasm-admission's answers: ${JSON.stringify(answers)}`)
-    const backends: PodCreateBackend[] = [
-      { name: 'none', describe: 'no admission webhook or policy (the built-in RuntimeClass plugin only)', install: async () => {}, uninstall: async () => {}, active: async () => (await rcOf()) === undefined, inactive: async () => true },
+    /** The chart's configurations pointed at the null server (allows, no patch), registered under `prefix`. */
+    const nullWebhooks = (name: string, describe: string, prefix: string, createPod?: () => Promise<number>): PodCreateBackend =>
       objectsBackend(kube, {
-        name: 'null-webhooks',
-        describe: "the chart's mutating + validating configurations pointed at bench/null-server.mjs (allows, no patch)",
-        objects: retarget(nullSrv.url, 'null-'),
+        name,
+        describe,
+        objects: retarget(nullSrv.url, prefix),
         active: async () => (await callsPerProbe(nullSrv.count)) >= 2,
         inactive: async () => (await callsPerProbe(nullSrv.count)) === 0,
-      }),
+        ...(createPod ? { createPod } : {}),
+      })
+    const backends: PodCreateBackend[] = [
+      { name: 'none', describe: 'no admission webhook or policy (the built-in RuntimeClass plugin only)', install: async () => {}, uninstall: async () => {}, active: async () => (await rcOf()) === undefined, inactive: async () => true },
+      nullWebhooks('null-webhooks', "the chart's mutating + validating configurations pointed at bench/null-server.mjs (allows, no patch)", 'null-'),
       objectsBackend(kube, {
         name: 'null-webhooks-patch',
         describe: "the same null webhooks, the mutating one answering wasm-admission's patch for the pod as a constant (bench/null-server.mjs /patch)",
@@ -461,14 +465,7 @@ async function main(): Promise<void> {
       }),
       // The same two, creating a Linux pod instead: what every other pod of a cluster pays for the
       // add-on (both webhooks are called, nothing is patched), against the null webhooks.
-      objectsBackend(kube, {
-        name: 'null-webhooks-linux',
-        describe: 'the null webhooks, creating a Linux pod (samples/linux) instead of the Wasm pod',
-        objects: retarget(nullSrv.url, 'nulllinux-'),
-        active: async () => (await callsPerProbe(nullSrv.count)) >= 2,
-        inactive: async () => (await callsPerProbe(nullSrv.count)) === 0,
-        createPod: () => createLinuxPod(),
-      }),
+      nullWebhooks('null-webhooks-linux', 'the null webhooks, creating a Linux pod (samples/linux) instead of the Wasm pod', 'nulllinux-', () => createLinuxPod()),
       objectsBackend(kube, {
         name: 'wasm-admission-linux',
         describe: "wasm-admission (the chart's configurations), creating a Linux pod (allowed unchanged: no patch)",
