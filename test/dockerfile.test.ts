@@ -61,14 +61,13 @@ t.test('final stage: non-root, production, exec-form CMD, no dev dependencies', 
   // The heap defaults ship in the image (docker run) and in the chart (NODE_OPTIONS from
   // deployment.nodeOptions, which replaces the image's env): one value, so both run alike.
   const nodeOptionsEnv = body.filter((i) => i.op === 'ENV' && /^NODE_OPTIONS=/.test(i.args)).at(-1)
-  const chartValues = parseYaml(readFileSync(resolve(ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment: { nodeOptions: string } }
+  const chartValues = parseYaml(readFileSync(resolve(ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment: { nodeOptions: string; mallocEnv: Record<string, string> } }
   t.equal(JSON.parse(nodeOptionsEnv?.args.slice('NODE_OPTIONS='.length) ?? '""'), chartValues.deployment.nodeOptions, 'ENV NODE_OPTIONS equals the chart\'s deployment.nodeOptions')
   t.match(chartValues.deployment.nodeOptions, /--max-old-space-size=\d+/, 'the defaults cap the old space')
   // The glibc malloc tuning likewise: the image's ENV and the chart's deployment.mallocEnv are one set.
   const mallocEnv: Record<string, string> = {}
   for (const i of body.filter((i) => i.op === 'ENV')) for (const m of i.args.matchAll(/(?:^|\s)(MALLOC_[A-Z_]+)=("[^"]*"|\S+)/g)) mallocEnv[m[1]!] = m[2]!.replace(/^"|"$/g, '')
-  const chartMalloc = (parseYaml(readFileSync(resolve(ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment: { mallocEnv: Record<string, string> } }).deployment.mallocEnv
-  t.same(mallocEnv, chartMalloc, 'ENV MALLOC_* equals the chart\'s deployment.mallocEnv')
+  t.same(mallocEnv, chartValues.deployment.mallocEnv, 'ENV MALLOC_* equals the chart\'s deployment.mallocEnv')
   t.equal(mallocEnv.MALLOC_ARENA_MAX, '2', 'two malloc arenas, not one per thread')
   t.equal(mallocEnv.MALLOC_MMAP_THRESHOLD_, '131072', 'a fixed mmap threshold: freed large buffers return to the system')
   t.equal(mallocEnv.MALLOC_TRIM_THRESHOLD_, '131072', 'a fixed trim threshold')

@@ -10,16 +10,20 @@ export const CLI = join(REPO_ROOT, 'dist/src/cli.js')
 export const NULL_SERVER = join(REPO_ROOT, 'bench/null-server.mjs')
 export const BARE_NULL_SERVER = join(REPO_ROOT, 'bench/bare-null-server.mjs')
 
-/** The V8 flags the image and the chart ship (the chart's deployment.nodeOptions; the Dockerfile's ENV is equal). */
-export function shippedNodeOptions(): string {
-  const values = parseYaml(readFileSync(join(REPO_ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment?: { nodeOptions?: string } }
-  return values.deployment?.nodeOptions ?? ''
+/** The chart's deployment defaults (values.yaml), which the image's ENV equals (test/dockerfile.test.ts). */
+function shippedDeployment(): { nodeOptions?: string; mallocEnv?: Record<string, string> } {
+  const values = parseYaml(readFileSync(join(REPO_ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment?: { nodeOptions?: string; mallocEnv?: Record<string, string> } }
+  return values.deployment ?? {}
 }
 
-/** The glibc malloc environment the image and the chart ship (the chart's deployment.mallocEnv; the Dockerfile's ENV is equal). */
+/** The V8 flags the image and the chart ship (the chart's deployment.nodeOptions). */
+export function shippedNodeOptions(): string {
+  return shippedDeployment().nodeOptions ?? ''
+}
+
+/** The glibc malloc environment the image and the chart ship (the chart's deployment.mallocEnv). */
 export function shippedMallocEnv(): Record<string, string> {
-  const values = parseYaml(readFileSync(join(REPO_ROOT, 'charts/wasm-admission/values.yaml'), 'utf8')) as { deployment?: { mallocEnv?: Record<string, string> } }
-  return values.deployment?.mallocEnv ?? {}
+  return shippedDeployment().mallocEnv ?? {}
 }
 
 export interface WebhookProc {
