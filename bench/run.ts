@@ -41,10 +41,10 @@ import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/s
 
 const argv = process.argv.slice(2)
 /** Options with a value, and switches; anything else is refused before a run starts (a full run is ~20 min). */
-const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'node-args', 'node-options', 'malloc-env', 'peers', 'slow-patch-floor']
+const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'modes', 'node-args', 'node-options', 'malloc-env', 'peers', 'slow-patch-floor']
 const SWITCHES = ['bare-floor', 'min-patch-floor']
 const USAGE = `usage: scripts/bench.sh [--only throughput,registry,e2e,scale] [--rounds N] [--seconds N] [--fixtures a,b]
-  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--node-args "..."] [--node-options "..."|none] [--malloc-env none]
+  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--modes h1,h2,h2-rate] [--node-args "..."] [--node-options "..."|none] [--malloc-env none]
   [--peers kyverno] [--slow-patch-floor MS] [--bare-floor] [--min-patch-floor]     (docs/benchmarks.md)`
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!
@@ -94,6 +94,9 @@ const H2_STREAMS = 16
 /** Fixed-rate latency runs: h2load, this many HTTP/2 connections x this many requests/s each. */
 const RATE_CONNS = 4
 const RATE_PER_CONN = Number(flag('rate', '250'))
+/** Loads of the throughput section: h1 and h2 saturate the server, h2-rate runs at a fixed rate (default: all three). */
+const MODES = flag('modes', 'h1,h2,h2-rate').split(',')
+for (const m of MODES) if (!['h1', 'h2', 'h2-rate'].includes(m)) throw new Error(`--modes: unknown load ${m} (known: h1, h2, h2-rate)`)
 
 const MUTATING_CONFIGS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations'
 const VALIDATING_CONFIGS = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations'
@@ -295,7 +298,7 @@ async function main(): Promise<void> {
         // Latency below saturation, at a fixed request rate (closer to an apiserver's traffic).
         ['h2-rate', (url: string) => h2load({ url: url + '/mutate', body: f.mutate, seconds: SECONDS, connections: RATE_CONNS, streams: 1, rps: RATE_PER_CONN, warmupSeconds: 1 })],
       ] as const
-      for (const [mode, load] of modes) {
+      for (const [mode, load] of modes.filter(([m]) => MODES.includes(m))) {
         const loads: Record<string, () => Promise<LoadResult>> = {
           null: () => withCpu(nullSrv.child.pid, nullSrv.count, () => load(nullSrv.url)),
           webhook: () => withCpu(webhook.child.pid, () => webhook.metric('wasm_admission_requests_total'), () => load(webhook.url)),
@@ -330,7 +333,7 @@ async function main(): Promise<void> {
         const sp = (x: { median: number; min: number; max: number }): string => `x${x.median} [${x.min}-${x.max}]`
         if (mode === 'h2-rate') {
           rateRows.push({ ...row, rps: RATE_CONNS * RATE_PER_CONN })
-          log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${row.null.p50} p99 ${row.null.p99} ms | webhook p50 ${row.webhook.p50} p99 ${row.webhook.p99} ms | p99 ${sp(row.ratio.p99)} (load ${a.loadAvg1.join(' ')})`)
+          log(`  ${name} h2 at ${RATE_CONNS * RATE_PER_CONN} req/s: null p50 ${row.null.p50} p99 ${row.null.p99} ms | webhook p50 ${row.webhook.p50} p99 ${row.webhook.p99} ms | p99 ${sp(row.ratio.p99)}, CPU/review ${row.null.cpuUsPerReview} vs ${row.webhook.cpuUsPerReview} us ${sp(row.ratio.cpuPerReview)} (load ${a.loadAvg1.join(' ')})`)
         } else {
           rows.push(row)
           if (row.bare) log(`  ${name} ${mode}: bare node:http2 ${row.bare.rps} req/s, CPU/review ${row.bare.cpuUsPerReview} us | null/bare thr ${sp(row.bareRatio!.nullThroughput)}, CPU ${sp(row.bareRatio!.nullCpu)} | webhook/bare thr ${sp(row.bareRatio!.webhookThroughput)}`)
