@@ -1,5 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
+/**
+ * Sampling interval (ms) of the event-loop delay histogram (`wasm_admission_nodejs_eventloop_lag_*`).
+ * prom-client's default, 10 ms, is a timer waking the process 100 times a second: 9 ms of CPU a
+ * second on an idle replica here (docs/benchmarks.md, "Fourth round"). At 100 ms a blocked loop still
+ * shows, to within 100 ms, in the next sample; the webhook's own latency is in its request histogram.
+ */
+export const EVENT_LOOP_MONITORING_PRECISION_MS = 100
+
 /** The webhook's own metrics, on a registry of its own (never prom-client's global one). */
 export class WebhookMetrics {
   readonly registry: Registry
@@ -12,7 +20,7 @@ export class WebhookMetrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry()
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'wasm_admission_' })
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'wasm_admission_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS })
     this.requests = new Counter({
       name: 'wasm_admission_requests_total',
       help: 'Admission reviews answered, by endpoint, operation, decision and namespace mode.',
