@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyListenOptions } from 'fastify'
 import type { DestinationStream, Logger } from 'pino'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseServeOptions, reviewDeadlineMs, serveHelp, type ServeOptions } from '../config/serve-options.js'
-import { createLogger, requestLineLogger } from '../log/logger.js'
+import { createLogger, requestLineLogger, stdoutDestination } from '../log/logger.js'
 import { WebhookMetrics } from '../metrics/metrics.js'
 import { PolicyStore } from '../policy/policy-store.js'
 import { CertificateSource } from '../tls/cert-source.js'
@@ -108,7 +108,7 @@ async function waitForCertificate(certs: CertificateSource, pollMs: number, stop
 }
 
 export async function startServer(opts: ServeOptions, io: ServeIO): Promise<RunningServer> {
-  const logger = createLogger(opts.logLevel, io.logDestination)
+  const logger = createLogger(opts.logLevel, io.logDestination ?? stdoutDestination())
   const metrics = new WebhookMetrics()
   const now = io.now ?? (() => performance.now())
   const pollMs = opts.pollIntervalSeconds * 1000

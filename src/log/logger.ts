@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino'
+import { turnBatchedDestination } from './turn-batched-destination.js'
 
 /**
  * The one logger factory. JSON to the destination (stdout in production). Object bodies are never
@@ -18,6 +19,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination,
   )
+}
+
+/**
+ * Standard output for the logger: written synchronously (as node writes its own stdout to files and
+ * pipes on Linux), the lines of one event-loop turn in one write (turn-batched-destination.ts says
+ * why, and what pino's asynchronous default costs per review).
+ */
+export function stdoutDestination(): DestinationStream {
+  return turnBatchedDestination(pino.destination({ dest: 1, sync: true }))
 }
 
 /**
