@@ -9,7 +9,7 @@ import { encodeReview, type Answer } from './admission/encode.js'
 import { patchFor } from './admission/patch.js'
 import type { AdmissionRequest, AdmissionReview } from './admission/types.js'
 import type { Endpoint } from './domain/endpoint.js'
-import type { ClusterFactsSource, Facts, ImageFactsSource } from './domain/facts.js'
+import type { ClusterFactsSource, DeadlineSource, Facts, ImageFactsSource } from './domain/facts.js'
 import type { GroupVersionKind, KubeObject, Operation } from './domain/kube.js'
 import type { Policy } from './domain/policy.js'
 import { isPodKind, podSpecPath, podTemplateOf, type PodTemplate } from './domain/workload.js'
@@ -88,7 +88,7 @@ export async function reviewTemplate(
   policy: Policy,
   signal: AbortSignal,
 ): Promise<{ decision: Decision; patch: JsonPatchOperation[] }> {
-  return reviewTemplateNowOrLater(input, sources, policy, signal)
+  return reviewTemplateNowOrLater(input, sources, policy, { signal })
 }
 
 /** reviewTemplate, answered at once (no promise) when every image's facts are in the cache. */
@@ -96,9 +96,9 @@ function reviewTemplateNowOrLater(
   input: TemplateReview,
   sources: Pick<PipelineDeps, 'images' | 'cluster'>,
   policy: Policy,
-  signal: AbortSignal,
+  deadline: DeadlineSource,
 ): { decision: Decision; patch: JsonPatchOperation[] } | Promise<{ decision: Decision; patch: JsonPatchOperation[] }> {
-  const facts = gatherFactsNowOrLater({ namespace: input.namespace, template: input.template }, sources.images, sources.cluster, signal)
+  const facts = gatherFactsNowOrLater({ namespace: input.namespace, template: input.template }, sources.images, sources.cluster, deadline)
   return facts instanceof Promise ? facts.then((f) => decideAndPatch(input, f, policy)) : decideAndPatch(input, facts, policy)
 }
 
@@ -132,7 +132,8 @@ export function gatherStored(input: StoredTemplate, sources: Pick<PipelineDeps, 
   return gatherFacts({ namespace: input.namespace, template: input.template }, sources.images, sources.cluster, signal)
 }
 
-export async function runReview(endpoint: Endpoint, body: unknown, deps: PipelineDeps, signal: AbortSignal): Promise<ReviewResult> {
+/** One review, decoded to encoded. `deadline`'s signal is read only if an image lookup has to wait for a registry. */
+export async function runReview(endpoint: Endpoint, body: unknown, deps: PipelineDeps, deadline: DeadlineSource): Promise<ReviewResult> {
   const apiVersion = apiVersionOf(body)
   let log = baseLog(endpoint, body)
   try {
@@ -156,7 +157,7 @@ export async function runReview(endpoint: Endpoint, body: unknown, deps: Pipelin
       { endpoint, operation: request.operation, kind: request.kind, namespace, object: request.object!, template, oldTemplate },
       deps,
       policy,
-      signal,
+      deadline,
     )
     const { decision, patch } = reviewed instanceof Promise ? await reviewed : reviewed
     return answer(answerFor(decision, patch), decision.outcome, decision.mode)

@@ -57,6 +57,14 @@ export interface UnknownImageFact extends ImageFactBase {
 export type ImageFact = WasmImageFact | LinuxImageFact | UnsupportedImageFact | UnknownImageFact
 
 /** What an image lookup may use besides the reference. */
+/**
+ * Where a review's deadline signal comes from: read only when a lookup has to wait (the webhook's
+ * lease makes the signal on first read; a plain `{ signal }` does for everything else).
+ */
+export interface DeadlineSource {
+  readonly signal: AbortSignal
+}
+
 export interface ImageLookupContext {
   /** Aborted at the request's deadline. */
   signal: AbortSignal

@@ -1,5 +1,5 @@
 import { containersOf, stringMap, type PodTemplate } from '../domain/workload.js'
-import type { ClusterFacts, ClusterFactsSource, ImageFact, ImageFactsSource, ImageLookupContext } from '../domain/facts.js'
+import type { ClusterFacts, ClusterFactsSource, DeadlineSource, ImageFact, ImageFactsSource, ImageLookupContext } from '../domain/facts.js'
 import type { Facts } from '../domain/facts.js'
 import { formatMessage } from '../errors.js'
 
@@ -26,17 +26,17 @@ function failedFact(image: string, e: unknown): ImageFact {
  * deadline, failures recorded as unknown), and the cluster snapshot (memory only).
  */
 export async function gatherFacts(input: GatherInput, images: ImageFactsSource, cluster: ClusterFactsSource, signal: AbortSignal): Promise<Facts> {
-  return gatherFactsNowOrLater(input, images, cluster, signal)
+  return gatherFactsNowOrLater(input, images, cluster, { signal })
 }
 
 /**
  * gatherFacts, answered at once (a value, not a promise) when every image is in the image cache:
- * the warm path of a review then allocates no promise and waits for no microtask.
+ * the warm path of a review then allocates no promise and waits for no microtask, and never reads
+ * its deadline's signal (a lease makes it on first read: src/http/deadline-signals.ts).
  */
-export function gatherFactsNowOrLater(input: GatherInput, images: ImageFactsSource, cluster: ClusterFactsSource, signal: AbortSignal): Facts | Promise<Facts> {
+export function gatherFactsNowOrLater(input: GatherInput, images: ImageFactsSource, cluster: ClusterFactsSource, deadline: DeadlineSource): Facts | Promise<Facts> {
   const snapshot = cluster.snapshot()
   const ctx = {
-    signal,
     namespace: input.namespace,
     pullSecretNames: Array.isArray(input.template.spec['imagePullSecrets'])
       ? (input.template.spec['imagePullSecrets'] as unknown[]).map((s) => stringMap(s)['name'] ?? '').filter((n) => n !== '')
@@ -55,7 +55,8 @@ export function gatherFactsNowOrLater(input: GatherInput, images: ImageFactsSour
     }
     if (known.size === list.length) return { images: known, cluster: snapshot }
   }
-  return lookUpTheRest(list, known, ctx, images, snapshot, signal)
+  const signal = deadline.signal
+  return lookUpTheRest(list, known, { ...ctx, signal }, images, snapshot, signal)
 }
 
 async function lookUpTheRest(list: string[], known: ReadonlyMap<string, ImageFact>, ctx: ImageLookupContext, images: ImageFactsSource, snapshot: ClusterFacts, signal: AbortSignal): Promise<Facts> {

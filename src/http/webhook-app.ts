@@ -184,7 +184,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
       const deadline = deadlines.acquire()
       let result: ReviewResult
       try {
-        result = await runReview(endpoint, request.body, opts.deps, deadline.signal)
+        result = await runReview(endpoint, request.body, opts.deps, deadline)
       } finally {
         deadline.release()
       }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { gatherFacts } from '../../src/facts/gather.js'
+import { gatherFacts, gatherFactsNowOrLater } from '../../src/facts/gather.js'
 import type { ClusterFactsSource, ImageFact, ImageFactsSource, ImageLookupContext } from '../../src/domain/facts.js'
 import type { PodTemplate } from '../../src/domain/workload.js'
 
@@ -67,4 +67,19 @@ t.test('deadline: a lookup that does not finish is cut, a cached image is still 
   const f = await p
   t.same(f.images.get('a:1'), linux('a:1'))
   t.equal((f.images.get('slow:1') as { code?: string }).code, 'WA_ERR_IMAGE_DEADLINE')
+})
+
+t.test('the deadline signal is read only when a lookup has to wait: never on the warm path, once otherwise', async (t) => {
+  for (const [warm, want] of [[['a:1', 'b:1'], 0], [['a:1'], 1]] as const) {
+    let reads = 0
+    const deadline = {
+      get signal() {
+        reads++
+        return new AbortController().signal
+      },
+    }
+    const f = await gatherFactsNowOrLater({ namespace: 'ns', template: template(['a:1', 'b:1']) }, source([...warm]), cluster, deadline)
+    t.equal(f.images.size, 2)
+    t.equal(reads, want, `warm ${warm.join(',')}`)
+  }
 })

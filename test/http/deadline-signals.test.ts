@@ -35,9 +35,9 @@ t.test('the signal of a review still running aborts (by its timer, once the dead
 })
 
 t.test('a slot whose reviews were all released is not aborted at its deadline', async (t) => {
-  // The first slot is released while still the current one (its timer stays until a later slot
-  // starts or it fires); the second is released after a later slot started (its timer is cleared).
-  // Neither aborts; a slot with a review still in it does.
+  // The first review is released before it asks for its signal (no slot: what it is given later never
+  // aborts); the second slot is released after a later slot started (its timer is cleared). Neither
+  // aborts; a slot with a review still in it does.
   let now = 0
   const d = new DeadlineSignals(30, 10, () => now)
   const first = d.acquire()
@@ -49,12 +49,12 @@ t.test('a slot whose reviews were all released is not aborted at its deadline', 
   t.equal(sharer.signal, second.signal)
   now = 20
   const held = d.acquire()
+  void held.signal // slot 2 starts: slot 1 can no longer be joined
   second.release()
   t.notOk(second.signal.aborted, 'one review of the slot is still running')
   sharer.release()
-  // first's timer has the same duration as held's and was armed before it: node runs it first
   await whileAlive(once(held.signal, 'abort'))
-  t.notOk(first.signal.aborted, 'released while current: the timer fired on an empty slot')
+  t.notOk(first.signal.aborted, 'released before asking: never aborts')
   t.notOk(second.signal.aborted, 'released after a later slot started')
   t.ok(held.signal.aborted, 'held past its deadline')
 })
@@ -68,4 +68,39 @@ t.test('many listeners on one slot signal are not reported as a leak', async (t)
   await new Promise((r) => setImmediate(r))
   process.off('warning', onWarning)
   t.same(warnings, [])
+})
+
+t.test('a review that never asks for its signal opens no slot (no AbortController, no timer)', async (t) => {
+  let now = 0
+  const d = new DeadlineSignals(30, 10, () => now)
+  for (let k = 0; k < 5; k++, now += 10) d.acquire().release()
+  t.equal(d.opened, 0)
+  const l = d.acquire()
+  void l.signal
+  l.release()
+  t.equal(d.opened, 1, 'asking opens its slot')
+})
+
+t.test("a signal asked for late keeps the deadline of the review's start; the current slot stays", async (t) => {
+  let now = 0
+  const d = new DeadlineSignals(30, 10, () => now)
+  const early = d.acquire() // starts in slot 0
+  now = 20
+  const later = d.acquire() // slot 2, asks at once
+  const laterSignal = later.signal
+  const earlySignal = early.signal // asked at 20 ms for slot 0: its timer fires 30 - 20 = 10 ms from now
+  t.not(earlySignal, laterSignal)
+  t.equal(d.acquire().signal, laterSignal, 'slot 2 is still the one new reviews join')
+  await whileAlive(once(earlySignal, 'abort'))
+  t.notOk(laterSignal.aborted, 'the later slot aborts later')
+})
+
+t.test('a signal first asked for after release never aborts and opens no slot', async (t) => {
+  const d = new DeadlineSignals(0, 10)
+  const l = d.acquire()
+  l.release()
+  const s = l.signal
+  t.equal(d.opened, 0, 'no slot, so no timer that could abort it')
+  t.notOk(s.aborted)
+  t.equal(l.signal, s, 'the same signal when asked again')
 })

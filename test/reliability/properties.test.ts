@@ -246,7 +246,7 @@ function reviewBody(g: Gen, object: Record<string, unknown>, workload = false): 
 const signal = new AbortController().signal
 async function review(endpoint: 'mutate' | 'validate', body: unknown, deps: PipelineDeps): Promise<AdmissionReview> {
   counts.inputs++
-  const r = await runReview(endpoint, body, deps, signal)
+  const r = await runReview(endpoint, body, deps, { signal })
   if (r.httpStatus !== 200) throw new Error(`HTTP status ${r.httpStatus}`)
   return r.review
 }
