@@ -41,10 +41,10 @@ import { denialCases, sampleCases, sideBySide, sideBySideTable } from './peers/s
 
 const argv = process.argv.slice(2)
 /** Options with a value, and switches; anything else is refused before a run starts (a full run is ~20 min). */
-const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'modes', 'node-args', 'node-options', 'malloc-env', 'peers', 'slow-patch-floor']
+const VALUE_OPTIONS = ['only', 'seconds', 'sizes', 'e2e-pods', 'concurrent', 'fixtures', 'rounds', 'rate', 'modes', 'webhook-args', 'node-args', 'node-options', 'malloc-env', 'peers', 'slow-patch-floor']
 const SWITCHES = ['bare-floor', 'min-patch-floor']
 const USAGE = `usage: scripts/bench.sh [--only throughput,registry,e2e,scale] [--rounds N] [--seconds N] [--fixtures a,b]
-  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--modes h1,h2,h2-rate] [--node-args "..."] [--node-options "..."|none] [--malloc-env none]
+  [--sizes 50,500,5000] [--e2e-pods N] [--concurrent N] [--rate N] [--modes h1,h2,h2-rate] [--webhook-args "..."] [--node-args "..."] [--node-options "..."|none] [--malloc-env none]
   [--peers kyverno] [--slow-patch-floor MS] [--bare-floor] [--min-patch-floor]     (docs/benchmarks.md)`
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!
@@ -83,6 +83,8 @@ const FIXTURES = flag('fixtures', '').split(',').filter((f) => f !== '')
 /** Fixtures of the throughput section unless --fixtures says otherwise (the targets are on the 1-container ones). */
 const DEFAULT_FIXTURES = ['wasm-1', 'linux-1', 'wasm-10', 'linux-10']
 const WEBHOOK_NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '')
+/** Extra flags of `serve`, e.g. `--drift` (the chart's default, off in the bench unless given). */
+const WEBHOOK_ARGS = flag('webhook-args', '').split(' ').filter((a) => a !== '')
 /** NODE_OPTIONS of the webhook: the shipped default (the chart's deployment.nodeOptions, also the image's ENV), or `none`. */
 const NODE_OPTIONS_FLAG = flag('node-options', shippedNodeOptions())
 const WEBHOOK_NODE_OPTIONS = NODE_OPTIONS_FLAG === 'none' ? '' : NODE_OPTIONS_FLAG
@@ -192,7 +194,7 @@ async function main(): Promise<void> {
 
   const registryConfig = join(dir, 'registry-config.yaml')
   writeFileSync(registryConfig, toYaml({ plainHttp: [regProxy.host], allowHosts: ['127.0.0.0/8'] }))
-  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS, nodeOptions: WEBHOOK_NODE_OPTIONS, env: WEBHOOK_MALLOC_ENV }
+  const webhookArgs = { dir, tlsDir, kubeconfig: apiProxy.kubeconfigPath, registryConfig, nodeArgs: WEBHOOK_NODE_ARGS, nodeOptions: WEBHOOK_NODE_OPTIONS, env: WEBHOOK_MALLOC_ENV, extraArgs: WEBHOOK_ARGS }
 
   // helm, url mode
   const helmHome = join(dir, 'helm')
