@@ -56,7 +56,6 @@ export interface UnknownImageFact extends ImageFactBase {
 
 export type ImageFact = WasmImageFact | LinuxImageFact | UnsupportedImageFact | UnknownImageFact
 
-/** What an image lookup may use besides the reference. */
 /**
  * Where a review's deadline signal comes from: read only when a lookup has to wait (the webhook's
  * lease makes the signal on first read; a plain `{ signal }` does for everything else).
@@ -65,6 +64,7 @@ export interface DeadlineSource {
   readonly signal: AbortSignal
 }
 
+/** What an image lookup may use besides the reference. */
 export interface ImageLookupContext {
   /** Aborted at the request's deadline. */
   signal: AbortSignal

@@ -30,8 +30,8 @@ const NEVER = new AbortController().signal
  * A review joins its slot only when it first asks for its signal (an image lookup that goes to a
  * registry); the slot is the one of the review's start, so asking late does not move the deadline.
  * A review answered from the caches never asks: at the apiserver's pace, where every review would
- * have a slot of its own, that saves an AbortController, a timer and its clearing per review, 18-46 us
- * of CPU with cold caches (docs/benchmarks.md, "Fourth round").
+ * have a slot of its own, that saves an AbortController, a timer and its clearing per review, 18-75 us
+ * of CPU with cold caches (two sets of 3 runs) (docs/benchmarks.md, "Fourth round").
  *
  * A slot whose reviews have all been released, and that no new review can join (a later slot has
  * started), has its timer cleared: nothing waits on its signal, and aborting it would only cost a
