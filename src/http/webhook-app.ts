@@ -189,8 +189,8 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
         deadline.release()
       }
       const durationMs = opts.now() - started
-      // The answer goes out first: the log line (a write handed to libuv's threadpool) and the metrics
-      // are bookkeeping the apiserver need not wait for.
+      // The answer goes out first: the log line (written at the end of this event-loop turn,
+      // log/turn-batched-destination.ts) and the metrics are bookkeeping the apiserver need not wait for.
       const sent = send(reply, result.httpStatus, result.review)
       const fields = { ...result.log, duration_ms: Math.round(durationMs * 1000) / 1000 }
       if (result.error) opts.logger.error({ ...fields, code: (result.error as WasmAdmissionError).code, err: result.error }, 'admission review failed')

@@ -14,8 +14,8 @@ export interface SyncWriter {
  * apiserver's pace (reviews arriving one at a time) that is per line. A plain synchronous writer is
  * one write(2) per line, which at thousands of reviews a second costs more than the threadpool's
  * batching. This is both: a line waits at most until the end of the turn that wrote it (the answer
- * of the review it describes is already out: node's HTTP/2 writes go first in that phase), and
- * lines of the same turn share one write. Measured in docs/benchmarks.md ("Fourth round").
+ * of the review it describes was sent before the line was logged: test/http/answer-before-log.test.ts),
+ * and lines of the same turn share one write. Measured in docs/benchmarks.md ("Fourth round").
  * `schedule` is setImmediate in production; tests pass their own.
  */
 export function turnBatchedDestination(writer: SyncWriter, schedule: (flush: () => void) => void = setImmediate): DestinationStream {
