@@ -106,6 +106,12 @@ export interface RuntimeClassInfo {
   tolerations: Toleration[]
   /** spec.overhead.podFixed, when set. */
   overhead?: Record<string, string>
+  /**
+   * The class has a `scheduling` object, even an empty one: the RuntimeClass admission plugin then
+   * merges the pod's tolerations (and so drops redundant ones) whatever the object holds. Absent:
+   * known only from nodeSelector / tolerations being non-empty.
+   */
+  hasScheduling?: boolean
 }
 
 /** The outcome of "which nodes could run this pod under this RuntimeClass", scheduler style. */

@@ -81,9 +81,9 @@ export function runtimeClassAdditions(rc: RuntimeClassInfo, pod: { nodeSelector:
   const out: RuntimeClassAdditions = {}
   const missing = Object.entries(rc.nodeSelector).filter(([k]) => !(k in pod.nodeSelector))
   if (missing.length > 0) out.nodeSelector = Object.fromEntries(missing)
-  // setScheduling returns early when the class has no scheduling; RuntimeClassInfo keeps no trace of
-  // an empty `scheduling: {}`, which would still merge (and so de-duplicate) the pod's own list.
-  if (rc.tolerations.length > 0 || missing.length > 0 || Object.keys(rc.nodeSelector).length > 0) {
+  // setScheduling returns early only when the class has no scheduling object (`Scheduling == nil`);
+  // an empty `scheduling: {}` still merges, and so de-duplicates, the pod's own list.
+  if (rc.hasScheduling || rc.tolerations.length > 0 || Object.keys(rc.nodeSelector).length > 0) {
     const merged = mergeTolerations(pod.tolerations, rc.tolerations)
     if (!sameTolerations(merged, pod.tolerations)) out.tolerations = merged
   }

@@ -137,6 +137,21 @@ t.test('the mutation adds what the RuntimeClass plugin would, merged as it merge
     t.same((out['spec'] as any).tolerations, [...DEFAULT_TOLERATIONS, ...p.families.crun.tolerations], 'no duplicate of the class toleration')
     t.same(pluginWouldChange(out, rcs), {})
   })
+  await t.test("a class with an empty scheduling object: the pod's redundant tolerations merged away, as the plugin does", async (t) => {
+    // v1.36.3 plugin/pkg/admission/runtimeclass/admission.go setScheduling returns early only when
+    // Scheduling is nil; `scheduling: {}` still runs MergeTolerations(pod, nil), which drops a
+    // toleration another one of the pod's covers.
+    const EMPTY_SCHED: RuntimeClassInfo = { name: 'spin-empty', handler: 'spin', nodeSelector: {}, tolerations: [], hasScheduling: true }
+    const covered: Toleration[] = [{ key: 'k', operator: 'Exists' }, { key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' }]
+    const out = mutate(pod([{ name: 'app', image: SPIN }], { tolerations: covered }), { images: imagesOf(wasm(SPIN, 'spin')), cluster: cluster({ runtimeClasses: [EMPTY_SCHED], eligible: { 'spin-empty': 1 } }) })
+    t.equal((out['spec'] as any).runtimeClassName, 'spin-empty')
+    t.same((out['spec'] as any).tolerations, [covered[0]], 'the covered toleration is dropped')
+    t.same(pluginWouldChange(out, [EMPTY_SCHED]), {}, "the plugin's re-run changes nothing")
+    // Without a scheduling object the plugin leaves the list alone, and so does the mutation.
+    const NO_SCHED: RuntimeClassInfo = { name: 'spin-empty', handler: 'spin', nodeSelector: {}, tolerations: [] }
+    const plain = mutate(pod([{ name: 'app', image: SPIN }], { tolerations: covered }), { images: imagesOf(wasm(SPIN, 'spin')), cluster: cluster({ runtimeClasses: [NO_SCHED], eligible: { 'spin-empty': 1 } }) })
+    t.same((plain['spec'] as any).tolerations, covered)
+  })
   await t.test('a pod the mutation leaves alone gets nothing from the class either', async (t) => {
     const obj = pod([{ name: 'web', image: NGINX }], { runtimeClassName: 'crun', tolerations: DEFAULT_TOLERATIONS })
     const kind = { group: '', version: 'v1', kind: 'Pod' }

@@ -35,13 +35,14 @@ export function summarizeTolerations(v: unknown): Toleration[] {
 export function summarizeRuntimeClass(rc: unknown): RuntimeClassInfo {
   const r = obj(rc) ?? {}
   const meta = obj(r.metadata) ?? {}
-  const scheduling = obj(r.scheduling) ?? {}
+  const scheduling = obj(r.scheduling)
   const info: RuntimeClassInfo = {
     name: typeof meta.name === 'string' ? meta.name : '',
     handler: typeof r.handler === 'string' ? r.handler : '',
-    nodeSelector: stringMap(scheduling.nodeSelector),
-    tolerations: summarizeTolerations(scheduling.tolerations),
+    nodeSelector: stringMap(scheduling?.nodeSelector),
+    tolerations: summarizeTolerations(scheduling?.tolerations),
   }
+  if (scheduling) info.hasScheduling = true
   const podFixed = obj(obj(r.overhead)?.podFixed)
   if (podFixed) {
     const overhead: Record<string, string> = {}

@@ -80,6 +80,7 @@ t.test('summarizeRuntimeClass', async (t) => {
       nodeSelector: { spin: 'yes' },
       tolerations: [{ key: 'wasm', operator: 'Exists', effect: 'NoSchedule' }, { operator: 'Exists' }],
       overhead: { cpu: '10m', memory: '20Mi' },
+      hasScheduling: true,
     },
   )
   t.same(summarizeRuntimeClass({ metadata: { name: 'spin' }, handler: 'spin' }), {
@@ -87,5 +88,14 @@ t.test('summarizeRuntimeClass', async (t) => {
     handler: 'spin',
     nodeSelector: {},
     tolerations: [],
+  })
+  // An empty scheduling object is kept as a fact: the RuntimeClass plugin still merges tolerations
+  // for it (setScheduling returns early only when Scheduling is nil).
+  t.same(summarizeRuntimeClass({ metadata: { name: 'spin' }, handler: 'spin', scheduling: {} }), {
+    name: 'spin',
+    handler: 'spin',
+    nodeSelector: {},
+    tolerations: [],
+    hasScheduling: true,
   })
 })
