@@ -4,7 +4,7 @@
 // Counted at the webhook, from its request log (one line per review, written before the answer).
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { CRUN_OVERHEAD, CRUN_TOLERATION, DEFAULT_TOLERATIONS, podObject, startE2EEnv, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
+import { CRUN_OVERHEAD, CRUN_TOLERATION, DEFAULT_TOLERATIONS, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
 import { dumpLogsOnFailure, e2eSkip } from './helpers.js'
 
 const skip = e2eSkip(t)
@@ -67,4 +67,30 @@ t.test('webhook calls per pod on a real apiserver', { skip, timeout: 600_000 }, 
       t.same({ mutate: calls.mutate, validate: calls.validate }, { mutate: 1, validate: 1 }, `2 webhook calls (${calls.lines.join(', ')})`)
     })
   }
+
+  // A class with an empty `scheduling: {}`: the plugin still merges the pod's tolerations
+  // (setScheduling returns early only when Scheduling is nil), dropping one another covers. Last,
+  // because the new class (no nodeSelector: every spin node, named before spin-test) becomes the
+  // automatic choice for Spin pods.
+  await t.test('a class with an empty scheduling object, a pod with a covered toleration', async (t) => {
+    await env.apply({ apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'spin-any' }, handler: 'spin', scheduling: {} })
+    t.teardown(() => env.kubectl(['delete', 'runtimeclass', 'spin-any', '--ignore-not-found']).then(() => undefined))
+    const covered = [{ key: 'k', operator: 'Exists' }, { key: 'k', operator: 'Equal', value: 'v', effect: 'NoSchedule' }]
+    const pod = (name: string): K8sObject => {
+      const p = podObject(name, s['spin-v2'].ref)
+      p.spec.tolerations = covered
+      return p
+    }
+    // The webhook's informer has the class once a dry-run Spin pod comes back with it.
+    await waitFor('the webhook to choose spin-any', async () => {
+      const r = await env.apply(pod('spin-any-probe'), { namespace: NS, verb: 'create', dryRun: true, allowFailure: true })
+      return r.code === 0 && (JSON.parse(r.stdout) as K8sObject).spec.runtimeClassName === 'spin-any'
+    }, 60_000)
+    await env.apply(pod('spin-any-wasm'), { namespace: NS, verb: 'create' })
+    const p = await env.get('pod', 'spin-any-wasm', NS)
+    t.equal(p.spec.runtimeClassName, 'spin-any')
+    t.same(p.spec.tolerations, [covered[0], ...DEFAULT_TOLERATIONS], 'the covered toleration merged away, as the plugin does')
+    const calls = callsFor(env, 'spin-any-wasm')
+    t.same({ mutate: calls.mutate, validate: calls.validate }, { mutate: 1, validate: 1 }, `2 webhook calls (${calls.lines.join(', ')})`)
+  })
 })
