@@ -1,28 +1,13 @@
 // Webhook calls per pod on the real kube-apiserver: 2 for a Wasm pod (mutate + validate), 2 for a
 // Linux pod. The mutation adds what the RuntimeClass admission plugin would add, so the plugin's
 // re-run after it changes nothing and the IfNeeded webhook is not reinvoked (docs/chart.md).
-// Counted at the webhook, from its request log (one line per review, written before the answer).
-import { readFileSync } from 'node:fs'
+// Counted at the webhook, from its request log (helpers.ts callsFor).
 import t, { type Test } from 'tap'
 import { CRUN_OVERHEAD, CRUN_TOLERATION, DEFAULT_TOLERATIONS, podObject, startE2EEnv, waitFor, type E2EEnv, type K8sObject } from '../harness/e2e-env.js'
-import { dumpLogsOnFailure, e2eSkip } from './helpers.js'
+import { callsFor, dumpLogsOnFailure, e2eSkip } from './helpers.js'
 
 const skip = e2eSkip(t)
 const NS = 'call-count'
-
-/** Reviews of one pod the webhook logged, by endpoint. */
-function callsFor(env: E2EEnv, name: string): { mutate: number; validate: number; lines: string[] } {
-  const out = { mutate: 0, validate: 0, lines: [] as string[] }
-  for (const line of readFileSync(env.webhook.logFile, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue
-    const r = JSON.parse(line) as Record<string, unknown>
-    if (r['kind'] !== 'Pod' || r['namespace'] !== NS || r['name'] !== name) continue
-    if (r['endpoint'] === 'mutate') out.mutate++
-    if (r['endpoint'] === 'validate') out.validate++
-    out.lines.push(`${String(r['endpoint'])} ${String(r['operation'])} ${String(r['decision'])}`)
-  }
-  return out
-}
 
 t.test('webhook calls per pod on a real apiserver', { skip, timeout: 600_000 }, async (t) => {
   const env: E2EEnv = await startE2EEnv()
@@ -63,7 +48,7 @@ t.test('webhook calls per pod on a real apiserver', { skip, timeout: 600_000 }, 
       await env.apply(podObject(c.name, c.image), { namespace: NS, verb: 'create' })
       c.expect(t, await env.get('pod', c.name, NS))
       // kubectl create returned, so the apiserver has made every call for this pod.
-      const calls = callsFor(env, c.name)
+      const calls = callsFor(env, NS, c.name)
       t.same({ mutate: calls.mutate, validate: calls.validate }, { mutate: 1, validate: 1 }, `2 webhook calls (${calls.lines.join(', ')})`)
     })
   }
@@ -90,7 +75,7 @@ t.test('webhook calls per pod on a real apiserver', { skip, timeout: 600_000 }, 
     const p = await env.get('pod', 'spin-any-wasm', NS)
     t.equal(p.spec.runtimeClassName, 'spin-any')
     t.same(p.spec.tolerations, [covered[0], ...DEFAULT_TOLERATIONS], 'the covered toleration merged away, as the plugin does')
-    const calls = callsFor(env, 'spin-any-wasm')
+    const calls = callsFor(env, NS, 'spin-any-wasm')
     t.same({ mutate: calls.mutate, validate: calls.validate }, { mutate: 1, validate: 1 }, `2 webhook calls (${calls.lines.join(', ')})`)
   })
 })

@@ -59,3 +59,20 @@ export function dumpLogsOnFailure(t: Test, env: E2EEnv): void {
     }
   })
 }
+
+/**
+ * Reviews of one Pod the webhook logged, by endpoint (its request log: one line per review, written
+ * after the answer; once the pod's create has returned, the apiserver has made every call for it).
+ */
+export function callsFor(env: E2EEnv, namespace: string, name: string): { mutate: number; validate: number; lines: string[] } {
+  const out = { mutate: 0, validate: 0, lines: [] as string[] }
+  for (const line of readFileSync(env.webhook.logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue
+    const r = JSON.parse(line) as Record<string, unknown>
+    if (r['kind'] !== 'Pod' || r['namespace'] !== namespace || r['name'] !== name) continue
+    if (r['endpoint'] === 'mutate') out.mutate++
+    if (r['endpoint'] === 'validate') out.validate++
+    out.lines.push(`${String(r['endpoint'])} ${String(r['operation'])} ${String(r['decision'])}`)
+  }
+  return out
+}
