@@ -4,11 +4,13 @@
  *
  * For each generated case, a RuntimeClass `rc-fp` (handler crun; `scheduling` absent, empty, or a
  * nodeSelector and tolerations from the scheduler differential's arbitraries; `overhead` or not) and
- * two crun (WASI) pods with the same generated tolerations and nodeSelector:
+ * two crun (WASI) pods with the same generated tolerations, nodeSelector and, sometimes, their own
+ * overhead (the class's, the class's quantities spelt otherwise, or another):
  *  - `mut-N` names no RuntimeClass: wasm-admission injects rc-fp (policy families.crun.runtimeClass)
  *    and, in the same patch, what the plugin would add (src/policy/runtime-class-plugin.ts);
  *  - `twin-N` names rc-fp itself: the plugin alone merges the class in the apiserver's first pass.
- * Asserted: both are admitted, or both rejected (a nodeSelector conflict the plugin refuses); when
+ * Asserted: both are admitted, or both rejected for the plugin's same reason (a nodeSelector
+ * conflict, an overhead that does not match the class's); when
  * admitted, the two pods' tolerations, nodeSelector and overhead are equal (the mutation merged
  * exactly as the plugin merges), and the apiserver called the webhook exactly twice for mut-N (one
  * /mutate, one /validate: the plugin's re-run after the patch found nothing to change, so the
@@ -37,6 +39,8 @@ interface Case {
   overhead: Record<string, string> | undefined
   podTolerations: Toleration[]
   podNodeSelector: Record<string, string>
+  /** The pod's own overhead: none, the class's (as written, or the same quantities spelt otherwise), or another. */
+  podOverhead: 'none' | 'same' | 'same-respelt' | 'other'
 }
 
 const caseArb: fc.Arbitrary<Case> = fc.record({
@@ -49,7 +53,19 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   // Up to 4 of the pod's own, often covering one another (the plugin's merge drops the covered ones).
   podTolerations: fc.array(tolerationArb, { maxLength: 4 }),
   podNodeSelector: fc.dictionary(fc.constantFrom(...LABEL_KEYS), fc.constantFrom(...LABEL_VALUES), { maxKeys: 2 }),
+  podOverhead: fc.constantFrom<Case['podOverhead']>('none', 'none', 'none', 'same', 'same-respelt', 'other'),
 })
+
+/** The same quantities, written another way ('50m' -> '0.05', '32Mi' -> '33554432'). */
+const RESPELT: Record<string, string> = { '10m': '0.01', '50m': '0.05', '32Mi': '33554432' }
+
+function podOverheadOf(c: Case): Record<string, string> | undefined {
+  const own = c.overhead ?? { cpu: '10m' }
+  if (c.podOverhead === 'same') return own
+  if (c.podOverhead === 'same-respelt') return Object.fromEntries(Object.entries(own).map(([k, v]) => [k, RESPELT[v] ?? v]))
+  if (c.podOverhead === 'other') return { cpu: '20m' }
+  return undefined
+}
 
 /** The sum of the webhook's RuntimeClass watch events (its informer has seen a change once it grows). */
 async function rcEvents(env: E2EEnv): Promise<number> {
@@ -62,8 +78,13 @@ function wasiPod(env: E2EEnv, name: string, c: Case, runtimeClassName?: string):
   const p = podObject(name, env.samples['crun-annotated'].ref, runtimeClassName ? { runtimeClassName } : {})
   if (c.podTolerations.length > 0) p.spec.tolerations = c.podTolerations
   if (Object.keys(c.podNodeSelector).length > 0) p.spec.nodeSelector = c.podNodeSelector
+  const overhead = podOverheadOf(c)
+  if (overhead) p.spec.overhead = overhead
   return p
 }
+
+/** The RuntimeClass plugin's own words in a kubectl error (a nodeSelector conflict or an overhead mismatch). */
+const pluginReason = (stderr: string): string => /(conflict: runtimeClass\.scheduling\.nodeSelector\[[^\]]*\] = \S+|pod rejected: [^\n]*)/.exec(stderr)?.[1] ?? `(no RuntimeClass plugin reason in: ${stderr.trim()})`
 
 const placement = (p: K8sObject) => ({ tolerations: p.spec.tolerations ?? [], nodeSelector: p.spec.nodeSelector ?? {}, overhead: p.spec.overhead ?? null })
 
@@ -79,7 +100,7 @@ t.test('the mutation is a fixed point of the real RuntimeClass plugin', { skip, 
     const rc: K8sObject = { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: RC }, handler: 'crun' }
     if (c.scheduling !== undefined) rc.scheduling = c.scheduling
     if (c.overhead !== undefined) rc.overhead = { podFixed: c.overhead }
-    const label = `case ${i}: RuntimeClass ${JSON.stringify({ scheduling: rc.scheduling ?? null, overhead: rc.overhead ?? null })}, pod ${JSON.stringify({ tolerations: c.podTolerations, nodeSelector: c.podNodeSelector })}`
+    const label = `case ${i}: RuntimeClass ${JSON.stringify({ scheduling: rc.scheduling ?? null, overhead: rc.overhead ?? null })}, pod ${JSON.stringify({ tolerations: c.podTolerations, nodeSelector: c.podNodeSelector, overhead: podOverheadOf(c) ?? null })}`
     // Replace the class; its next version is in the webhook's cache once both watch events arrived.
     const before = await rcEvents(env)
     const deleted = (await env.kubectl(['delete', 'runtimeclass', RC, '--ignore-not-found', '-o', 'name'])).stdout.trim() !== ''
@@ -90,7 +111,7 @@ t.test('the mutation is a fixed point of the real RuntimeClass plugin', { skip, 
     const mut = await env.apply(wasiPod(env, `mut-${i}`, c), { namespace: NS, verb: 'create', allowFailure: true })
     if (twin.code !== 0) {
       t.not(mut.code, 0, `${label}: the plugin rejects the twin (${twin.stderr.trim()}), so it must reject the mutated pod too`)
-      t.match(mut.stderr, /conflict: runtimeClass\.scheduling\.nodeSelector/, `${label}: for the same reason`)
+      t.equal(pluginReason(mut.stderr), pluginReason(twin.stderr), `${label}: for the same reason`)
       continue
     }
     t.equal(mut.code, 0, `${label}: admitted like its twin (${mut.stderr.trim()})`)
@@ -102,6 +123,6 @@ t.test('the mutation is a fixed point of the real RuntimeClass plugin', { skip, 
     t.same({ mutate: calls.mutate, validate: calls.validate }, { mutate: 1, validate: 1 }, `${label}: 2 webhook calls (${calls.lines.join(', ')})`)
   }
   const admitted = (await env.list('pods', NS)).filter((p) => p.metadata.name.startsWith('mut-')).length
-  t.comment(`${admitted} of ${cases.length} cases admitted, the rest refused by the plugin (nodeSelector conflicts)`)
+  t.comment(`${admitted} of ${cases.length} cases admitted, the rest refused by the plugin (nodeSelector conflicts, overhead mismatches)`)
   t.ok(admitted > 0, 'some cases were admitted')
 })
